@@ -1,0 +1,1 @@
+"""The trading side: order engines, risk, strategies, monitors, alerts, What Changed."""

@@ -1,0 +1,1 @@
+"""Built-in strategies, working and broken on purpose."""

@@ -1,0 +1,1 @@
+"""The adversarial layer: scenario files, the runner, reports and the marketdrill command."""

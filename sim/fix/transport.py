@@ -1,0 +1,418 @@
+"""Thin asyncio shells around sans-I/O sessions: TCP acceptor and initiator, and an in-memory pipe.
+
+All protocol decisions live in :class:`sim.fix.session.Session`; this module only moves bytes and
+arms timers.  :class:`SessionDriver` is the one piece of glue both transports share: it feeds a
+session, applies its actions (write bytes, close) and re-arms a single timer at the session's
+next deadline, so idle sessions cost nothing and virtual time jumps straight to the next
+heartbeat.
+
+* :class:`FixAcceptor` serves many sessions on one port, routed by BeginString + CompIDs from the
+  first frame (which must be a Logon).  An unknown session, a non-Logon first frame or a second
+  connection for a session that is already connected is refused by closing that connection; the
+  first connection is not disturbed.
+* :class:`FixInitiator` connects out and reconnects with exponential backoff.
+* :func:`memory_pipe` joins two sessions through an in-memory link with a configurable latency,
+  scheduled on the running loop, so under the virtual-time loop the same sessions run
+  deterministically.
+
+The read side is bounded by the session's frame reader (a frame larger than its limit is treated
+as garbage); the write side by ``max_outbound_bytes``: a counterparty that stops reading is
+logged out and disconnected instead of growing our memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from sim.fix.codec import FrameReader, GarbledFrame, decode
+from sim.fix.session import Disconnect, Send, Session
+
+NS = 1_000_000_000
+
+
+class SessionDriver:
+    """Glue between one Session and one connection: feeds bytes, applies actions, arms the timer."""
+
+    def __init__(self, session: Session, write: Callable[[bytes], None], close: Callable[[], None],
+                 *, now_ns: Callable[[], int], loop: asyncio.AbstractEventLoop | None = None,
+                 outbound_size: Callable[[], int] | None = None, max_outbound_bytes: int = 8 << 20,
+                 on_closed: Callable[[SessionDriver], None] | None = None) -> None:
+        self.session = session
+        self._write = write
+        self._close = close
+        self._now = now_ns
+        self._loop = loop or asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._outbound_size = outbound_size
+        self._max_outbound = max_outbound_bytes
+        self._on_closed = on_closed
+        self.closed = False
+
+    def start(self, initial: bytes = b"") -> None:
+        """The connection is up: tell the session, then feed any bytes already read."""
+        self._apply(self.session.connected())
+        if initial and not self.closed:
+            self.feed(initial)
+
+    def feed(self, data: bytes) -> None:
+        """Bytes arrived from the counterparty."""
+        if not self.closed:
+            self._apply(self.session.receive_bytes(data))
+
+    def lost(self, reason: str) -> None:
+        """The connection went away underneath us."""
+        if self.closed:
+            return
+        self._finish()
+        self._apply_quietly(self.session.disconnected(reason))
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self.closed:
+            self._apply(self.session.on_timer())
+
+    def _apply(self, actions: Iterable[Send | Disconnect]) -> None:
+        for action in actions:
+            if self.closed:
+                break
+            if type(action) is Send:
+                self._write(action.data)
+                if self._outbound_size is not None and self._outbound_size() > self._max_outbound:
+                    self.session.log.on_event(
+                        f"Outbound queue over {self._max_outbound} bytes: counterparty is not reading")
+                    self._apply(self.session.logout("Slow consumer: outbound queue full"))
+                    self._disconnect_now("slow consumer")
+                    return
+            else:
+                self._disconnect_now(action.reason)
+        if not self.closed:
+            self._arm_timer()
+
+    def _apply_quietly(self, actions: Iterable[Send | Disconnect]) -> None:
+        """Actions after the connection is gone have nowhere to go; they are dropped."""
+        for _ in actions:
+            pass
+
+    def _disconnect_now(self, reason: str) -> None:
+        if self.closed:
+            return
+        self._finish()
+        if self.session.connected_now:
+            self._apply_quietly(self.session.disconnected(reason))
+        self._close()
+
+    def _finish(self) -> None:
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._on_closed is not None:
+            self._on_closed(self)
+
+    def _arm_timer(self) -> None:
+        deadline = self.session.next_timer_ns()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None:
+            return
+        delay_s = max(0, deadline - self._now()) / NS
+        self._timer = self._loop.call_later(delay_s, self._on_timer)
+
+
+# -- TCP ACCEPTOR ---------------------------------------------------------------------------------
+
+
+SessionKey = tuple[bytes, bytes, bytes]  # (BeginString, our CompID, their CompID)
+
+
+class FixAcceptor:
+    """Serves several sessions on one TCP port, routed by BeginString and CompIDs."""
+
+    def __init__(self, sessions: Iterable[Session], *, now_ns: Callable[[], int],
+                 on_event: Callable[[str], None] | None = None, max_outbound_bytes: int = 8 << 20,
+                 max_first_frame_bytes: int = 64 * 1024) -> None:
+        self.sessions: dict[SessionKey, Session] = {}
+        for session in sessions:
+            sid = session.session_id
+            key = (sid.begin_string.encode(), sid.sender_comp_id.encode(), sid.target_comp_id.encode())
+            if key in self.sessions:
+                raise ValueError(f"session {sid} is configured twice")
+            self.sessions[key] = session
+        self._now = now_ns
+        self._on_event = on_event or (lambda text: None)
+        self._max_outbound = max_outbound_bytes
+        self._max_first = max_first_frame_bytes
+        self.active: dict[SessionKey, SessionDriver] = {}
+        self.server: asyncio.AbstractServer | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen on host:port (0 picks a free port); returns the port."""
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _AcceptorConnection(self), host, port)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection."""
+        for driver in list(self.active.values()):
+            driver._disconnect_now("acceptor stopping")
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def route(self, frame: bytes) -> tuple[Session | None, str]:
+        """Find the configured session for a first frame; returns (session, reason if none)."""
+        try:
+            message = decode(frame)
+        except GarbledFrame as exc:
+            return None, f"garbled first message: {exc.reason}"
+        if message.get(35) != b"A":
+            return None, f"first message is not a Logon (MsgType {message.get(35)!r})"
+        key = (message.get(8) or b"", message.get(56) or b"", message.get(49) or b"")
+        session = self.sessions.get(key)
+        if session is None:
+            return None, (f"no session configured for {key[0].decode('latin-1')} "
+                          f"{key[2].decode('latin-1')}->{key[1].decode('latin-1')}")
+        if key in self.active:
+            return None, f"session {session.session_id} is already connected"
+        return session, ""
+
+    def bind(self, session: Session, driver: SessionDriver) -> None:
+        """Mark a session as connected through ``driver``."""
+        sid = session.session_id
+        self.active[(sid.begin_string.encode(), sid.sender_comp_id.encode(), sid.target_comp_id.encode())] = driver
+
+    def unbind(self, driver: SessionDriver) -> None:
+        """Forget a closed connection's session binding."""
+        for key, active in list(self.active.items()):
+            if active is driver:
+                del self.active[key]
+
+    def event(self, text: str) -> None:
+        """Report an acceptor-level event (refused connections and the like)."""
+        self._on_event(text)
+
+
+class _AcceptorConnection(asyncio.Protocol):
+    """One accepted TCP connection: unbound until its first frame names a session."""
+
+    def __init__(self, acceptor: FixAcceptor) -> None:
+        self.acceptor = acceptor
+        self.transport: asyncio.Transport | None = None
+        self.driver: SessionDriver | None = None
+        self._pending = bytearray()
+        self._peer = "?"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self._peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+
+    def data_received(self, data: bytes) -> None:
+        if self.driver is not None:
+            self.driver.feed(data)
+            return
+        self._pending += data
+        reader = FrameReader(max_frame_bytes=self.acceptor._max_first)
+        reader.feed(bytes(self._pending))
+        frame = reader.next_frame()
+        if frame is None:
+            if len(self._pending) > self.acceptor._max_first:
+                self._refuse("no Logon within the first 64 KiB")
+            return
+        session, reason = self.acceptor.route(frame)
+        if session is None:
+            self._refuse(reason)
+            return
+        transport = self.transport
+        assert transport is not None
+        driver = SessionDriver(
+            session, transport.write, transport.close, now_ns=self.acceptor._now,
+            outbound_size=transport.get_write_buffer_size, max_outbound_bytes=self.acceptor._max_outbound,
+            on_closed=self.acceptor.unbind)
+        self.driver = driver
+        self.acceptor.bind(session, driver)
+        session.log.on_event(f"Accepted connection from {self._peer}")
+        initial = bytes(self._pending)
+        self._pending.clear()
+        driver.start(initial)
+
+    def _refuse(self, reason: str) -> None:
+        self.acceptor.event(f"Refused connection from {self._peer}: {reason}")
+        self._pending.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.driver is not None:
+            self.driver.lost("connection closed by peer" if exc is None else f"connection lost: {exc}")
+
+
+# -- TCP INITIATOR --------------------------------------------------------------------------------
+
+
+class FixInitiator:
+    """Connects a session to host:port and keeps reconnecting with exponential backoff."""
+
+    def __init__(self, session: Session, host: str, port: int, *, now_ns: Callable[[], int],
+                 reconnect_interval_s: float = 1.0, max_backoff_s: float = 30.0,
+                 max_outbound_bytes: int = 8 << 20) -> None:
+        self.session = session
+        self.host = host
+        self.port = port
+        self._now = now_ns
+        self._interval = reconnect_interval_s
+        self._max_backoff = max_backoff_s
+        self._max_outbound = max_outbound_bytes
+        self._task: asyncio.Task | None = None
+        self.driver: SessionDriver | None = None
+        self.connects = 0
+
+    def start(self) -> None:
+        """Begin connecting (in a background task)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop reconnecting and drop the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self.driver is not None:
+            self.driver._disconnect_now("initiator stopping")
+
+    async def _run(self) -> None:
+        backoff = self._interval
+        loop = asyncio.get_running_loop()
+        while True:
+            closed = loop.create_future()
+            try:
+                transport, _ = await loop.create_connection(
+                    lambda: _InitiatorConnection(self, closed), self.host, self.port)
+            except OSError as exc:
+                self.session.log.on_event(f"Connection to {self.host}:{self.port} failed: {exc.strerror or exc}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            backoff = self._interval
+            self.connects += 1
+            try:
+                await closed
+            finally:
+                if not closed.done():
+                    transport.close()
+            await asyncio.sleep(self._interval)
+
+
+class _InitiatorConnection(asyncio.Protocol):
+    """The initiator's TCP connection: bound to its session from the start."""
+
+    def __init__(self, owner: FixInitiator, closed: asyncio.Future) -> None:
+        self.owner = owner
+        self.closed = closed
+        self.driver: SessionDriver | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        owner = self.owner
+        self.driver = SessionDriver(
+            owner.session, transport.write, transport.close, now_ns=owner._now,  # type: ignore[attr-defined]
+            outbound_size=transport.get_write_buffer_size,  # type: ignore[attr-defined]
+            max_outbound_bytes=owner._max_outbound)
+        owner.driver = self.driver
+        owner.session.log.on_event(f"Connected to {owner.host}:{owner.port}")
+        self.driver.start()
+
+    def data_received(self, data: bytes) -> None:
+        if self.driver is not None:
+            self.driver.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.driver is not None:
+            self.driver.lost("connection closed by peer" if exc is None else f"connection lost: {exc}")
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+# -- IN-MEMORY PIPE -------------------------------------------------------------------------------
+
+
+class MemoryLink:
+    """One direction-pair of an in-memory connection, delivering bytes after a latency."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, latency_ns: int) -> None:
+        self._loop = loop
+        self.latency_ns = latency_ns
+        self.peer: MemoryLink | None = None
+        self.driver: SessionDriver | None = None
+        self.open = True
+        self.bytes_sent = 0
+
+    def write(self, data: bytes) -> None:
+        """Deliver ``data`` to the other end after the link's latency."""
+        if not self.open or self.peer is None:
+            return
+        self.bytes_sent += len(data)
+        peer = self.peer
+        self._loop.call_later(self.latency_ns / NS, peer._deliver, data)
+
+    def _deliver(self, data: bytes) -> None:
+        if self.open and self.driver is not None:
+            self.driver.feed(data)
+
+    def close(self) -> None:
+        """Close both ends; the other end notices after the latency (as a FIN would arrive)."""
+        if not self.open:
+            return
+        self.open = False
+        peer = self.peer
+        if peer is not None and peer.open:
+            self._loop.call_later(self.latency_ns / NS, peer._closed_by_peer)
+
+    def _closed_by_peer(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        if self.driver is not None:
+            self.driver.lost("connection closed by peer")
+
+
+def memory_pipe(initiator: Session, acceptor: Session, *, now_ns: Callable[[], int],
+                latency_ns: int = 0) -> tuple[SessionDriver, SessionDriver]:
+    """Connect two sessions through an in-memory link on the running loop; returns both drivers."""
+    loop = asyncio.get_running_loop()
+    a, b = MemoryLink(loop, latency_ns), MemoryLink(loop, latency_ns)
+    a.peer, b.peer = b, a
+    acceptor_driver = SessionDriver(acceptor, b.write, b.close, now_ns=now_ns, loop=loop)
+    initiator_driver = SessionDriver(initiator, a.write, a.close, now_ns=now_ns, loop=loop)
+    a.driver, b.driver = initiator_driver, acceptor_driver
+    acceptor_driver.start()
+    initiator_driver.start()
+    return initiator_driver, acceptor_driver
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A real-time event loop: uvloop when installed (it is ~2x faster on socket work), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows or a minimal install
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_realtime(coro) -> object:
+    """Run a coroutine on a fresh real-time loop (uvloop when available) until it completes."""
+    loop = new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
