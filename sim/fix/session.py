@@ -209,6 +209,9 @@ class Session:
         self._fix42_or_later = config.session_id.begin_string >= "FIX.4.2"
         self._reader = FrameReader(max_frame_bytes=config.max_frame_bytes)
         self._actions: list[Send | Disconnect] = []
+        # Called after a message is queued for sending, so a transport can flush output that
+        # another session's processing produced (a fill reported to the resting order's owner).
+        self.wakeup: Callable[[], None] | None = None
         self._queue: dict[int, FixMessage] = {}
         self.heartbeat_ns = config.heartbeat_s * NS
         self.connected_now = False
@@ -782,6 +785,8 @@ class Session:
         self.log.on_outgoing(raw)
         if self.connected_now:
             self._actions.append(Send(raw))
+            if self.wakeup is not None:
+                self.wakeup()
 
     def _split_header(self, msg: FixMessage) -> tuple[list, list]:
         header_tags = self.dictionary.header_tags

@@ -48,17 +48,35 @@ class SessionDriver:
         self._max_outbound = max_outbound_bytes
         self._on_closed = on_closed
         self.closed = False
+        self._busy = False
+        session.wakeup = self._wakeup
 
     def start(self, initial: bytes = b"") -> None:
         """The connection is up: tell the session, then feed any bytes already read."""
-        self._apply(self.session.connected())
+        self._busy = True
+        try:
+            actions = self.session.connected()
+        finally:
+            self._busy = False
+        self._apply(actions)
         if initial and not self.closed:
             self.feed(initial)
 
     def feed(self, data: bytes) -> None:
         """Bytes arrived from the counterparty."""
-        if not self.closed:
-            self._apply(self.session.receive_bytes(data))
+        if self.closed:
+            return
+        self._busy = True
+        try:
+            actions = self.session.receive_bytes(data)
+        finally:
+            self._busy = False
+        self._apply(actions)
+
+    def _wakeup(self) -> None:
+        """Output produced outside our own processing (another session's message caused it): send it now."""
+        if not self._busy and not self.closed:
+            self._apply(self.session.take_actions())
 
     def lost(self, reason: str) -> None:
         """The connection went away underneath us."""
@@ -69,8 +87,14 @@ class SessionDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if not self.closed:
-            self._apply(self.session.on_timer())
+        if self.closed:
+            return
+        self._busy = True
+        try:
+            actions = self.session.on_timer()
+        finally:
+            self._busy = False
+        self._apply(actions)
 
     def _apply(self, actions: Iterable[Send | Disconnect]) -> None:
         for action in actions:

@@ -1,0 +1,372 @@
+"""The Exchange core: orders in, execution reports and book changes out.  No I/O, no clock reads.
+
+One :class:`Exchange` holds a book per instrument and the venue's view of every order: who owns
+it (firm and session), its ClOrdID chain, cumulative quantity and notional.  Commands are plain
+method calls (:meth:`new_order`, :meth:`cancel`, :meth:`replace`, :meth:`status`,
+:meth:`mass_cancel`) that return a list of :mod:`sim.venue_events`; the FIX gateway and the
+market-data publisher turn those into messages.  Time comes in as an argument-free ``now_ns``
+callable so the same core runs on the virtual or the real clock.
+
+Isolation between firms is structural: an order is found only through its owner's ClOrdID map,
+or by OrderID *and* the requesting firm, so a cancel naming another firm's OrderID meets the same
+"unknown order" as a made-up one.
+
+Venue controls (price bands, size limits, throttles, phases, kill switch) live in
+:mod:`sim.protections`; the core asks its ``guard`` before an order reaches the book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sim.book import OrderBook
+from sim.book_events import Accepted, Cancelled, OrderType, Reduced, Rejected, Replaced, Side, Trade
+from sim.instruments import Instrument, InstrumentTable
+from sim.venue_events import (
+    BookChange,
+    CancelReject,
+    ExecReport,
+    ExecType,
+    OrdStatus,
+    OrdType,
+    RejectReason,
+    TimeInForce,
+    VenueEvent,
+)
+
+# OrdRejReason(103) / CxlRejReason(102) numbers used with each machine code.
+UNKNOWN_SYMBOL = RejectReason("unknown_symbol", 1, "Unknown symbol")
+UNKNOWN_ORDER = RejectReason("unknown_order", 1, "Unknown order")
+DUPLICATE_ORDER = RejectReason("duplicate_clordid", 6, "Duplicate ClOrdID on this session")
+TOO_LATE = RejectReason("too_late_to_cancel", 0, "Order is already done (filled, cancelled or expired)")
+BAD_QUANTITY = RejectReason("bad_quantity", 13, "Order quantity must be a positive whole number of lots")
+BAD_PRICE = RejectReason("bad_price", 99, "Limit price is missing, not positive or not on the tick grid")
+UNSUPPORTED = RejectReason("unsupported_order", 99, "Order type or time in force not supported")
+REPLACE_BELOW_FILLED = RejectReason("replace_below_filled", 99, "New quantity is not above the quantity already filled")
+WOULD_CROSS = RejectReason("post_only_would_cross", 99, "Post-only order would trade on arrival")
+REPLACE_CHANGES_FIXED_FIELD = RejectReason("replace_changes_side_or_symbol", 99,
+                                           "A replace may not change Side, Symbol or OrdType")
+
+
+@dataclass(slots=True)
+class Order:
+    """The venue's record of one order over its life."""
+
+    book_id: int
+    order_id: str
+    firm: str
+    owner: str
+    cl_ord_id: str
+    orig_cl_ord_id: str | None
+    symbol: str
+    side: int
+    ord_type: OrdType
+    time_in_force: TimeInForce | None
+    order_qty: int
+    price: int | None
+    cum_qty: int = 0
+    notional: int = 0
+    done: bool = False
+    status: OrdStatus = OrdStatus.NEW
+    cl_ord_ids: list[str] = field(default_factory=list)
+
+    @property
+    def leaves_qty(self) -> int:
+        """Open quantity (0 once done)."""
+        return 0 if self.done else self.order_qty - self.cum_qty
+
+
+class Guard:
+    """The protections interface: refuse an order before the book, or let it pass (the default)."""
+
+    def check_new(self, exchange: Exchange, order: Order, instrument: Instrument) -> RejectReason | None:
+        """None to let a new order through, or the reason to reject it."""
+        return None
+
+    def check_replace(self, exchange: Exchange, order: Order, instrument: Instrument,
+                      new_qty: int, new_price: int | None) -> RejectReason | None:
+        """None to let a replace through, or the reason to refuse it."""
+        return None
+
+    def after(self, exchange: Exchange, events: list[VenueEvent]) -> list[VenueEvent]:
+        """Inspect what a command produced (limit states, pauses); may add events."""
+        return []
+
+
+class Exchange:
+    """A venue's matching core for several instruments and firms."""
+
+    def __init__(self, instruments: InstrumentTable, *, now_ns: Callable[[], int], guard: Guard | None = None,
+                 id_prefix: str = "") -> None:
+        self.instruments = instruments
+        self.books: dict[str, OrderBook] = {symbol: OrderBook() for symbol in instruments.symbols}
+        self._now = now_ns
+        self.guard = guard or Guard()
+        self._prefix = id_prefix
+        self._next_book_id = 1
+        self._next_exec_id = 1
+        self.orders: dict[int, Order] = {}
+        self._by_cl_ord_id: dict[tuple[str, str], Order] = {}
+        self._by_order_id: dict[str, Order] = {}
+        self.open_orders: dict[str, dict[int, Order]] = {}  # firm -> book id -> order
+
+    # -- COMMANDS --------------------------------------------------------------------------------
+
+    def new_order(self, *, firm: str, owner: str, cl_ord_id: str, symbol: str, side: int, qty: int,
+                  ord_type: OrdType, price: int | None = None, time_in_force: TimeInForce | None = None,
+                  post_only: bool = False) -> list[VenueEvent]:
+        """Enter a new order; returns its reports (ack, trades, cancel of an unfilled rest, or reject)."""
+        book_id = self._next_book_id
+        self._next_book_id += 1
+        order = Order(book_id, f"{self._prefix}O{book_id}", firm, owner, cl_ord_id, None, symbol, side, ord_type,
+                      time_in_force, qty, price, cl_ord_ids=[cl_ord_id])
+        if (owner, cl_ord_id) in self._by_cl_ord_id:
+            return [self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=DUPLICATE_ORDER)]
+        if symbol not in self.instruments:
+            return [self._reject_new(order, UNKNOWN_SYMBOL)]
+        instrument = self.instruments.get(symbol)
+        problem = self._check_shape(order, instrument)
+        if problem is None:
+            problem = self.guard.check_new(self, order, instrument)
+        if problem is not None:
+            return [self._reject_new(order, problem)]
+        kind = _book_kind(ord_type, time_in_force, post_only)
+        self._register(order)
+        book_events = self.books[symbol].submit(book_id, Side(side), qty, price, kind=kind, owner=firm)
+        events = self._translate(order, book_events)
+        return events + self.guard.after(self, events)
+
+    def cancel(self, *, firm: str, owner: str, cl_ord_id: str, orig_cl_ord_id: str,
+               order_id: str | None = None) -> list[VenueEvent]:
+        """Cancel an open order named by OrigClOrdID (and OrderID when known)."""
+        order = self._find(firm, owner, orig_cl_ord_id, order_id)
+        if order is None:
+            return [self._cancel_reject(firm, owner, None, cl_ord_id, orig_cl_ord_id, 1, UNKNOWN_ORDER)]
+        if order.done:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 1, TOO_LATE)]
+        if (owner, cl_ord_id) in self._by_cl_ord_id:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 1, DUPLICATE_ORDER)]
+        book_events = self.books[order.symbol].cancel(order.book_id)
+        order.orig_cl_ord_id = order.cl_ord_id
+        order.cl_ord_id = cl_ord_id
+        self._index_cl_ord_id(order, cl_ord_id)
+        return self._translate(order, book_events)
+
+    def replace(self, *, firm: str, owner: str, cl_ord_id: str, orig_cl_ord_id: str, order_id: str | None,
+                symbol: str, side: int, qty: int, price: int | None, ord_type: OrdType = OrdType.LIMIT
+                ) -> list[VenueEvent]:
+        """Change an open limit order's quantity and/or price (priority rules are the book's)."""
+        order = self._find(firm, owner, orig_cl_ord_id, order_id)
+        if order is None:
+            return [self._cancel_reject(firm, owner, None, cl_ord_id, orig_cl_ord_id, 2, UNKNOWN_ORDER)]
+        if order.done:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, TOO_LATE)]
+        if (owner, cl_ord_id) in self._by_cl_ord_id:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, DUPLICATE_ORDER)]
+        if symbol != order.symbol or side != order.side or ord_type != order.ord_type:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2,
+                                        REPLACE_CHANGES_FIXED_FIELD)]
+        instrument = self.instruments.get(order.symbol)
+        if type(qty) is not int or qty <= 0 or qty % instrument.lot_size:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, BAD_QUANTITY)]
+        if price is None or price <= 0:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, BAD_PRICE)]
+        if qty <= order.cum_qty:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, REPLACE_BELOW_FILLED)]
+        problem = self.guard.check_replace(self, order, instrument, qty, price)
+        if problem is not None:
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, problem)]
+        book_events = self.books[order.symbol].replace(order.book_id, qty - order.cum_qty, price)
+        if book_events and type(book_events[0]) is Rejected:
+            reason = WOULD_CROSS if book_events[0].reason == "would_cross" else BAD_PRICE
+            return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, reason)]
+        order.orig_cl_ord_id = order.cl_ord_id
+        order.cl_ord_id = cl_ord_id
+        order.order_qty = qty
+        order.price = price
+        self._index_cl_ord_id(order, cl_ord_id)
+        events = self._translate(order, book_events)
+        return events + self.guard.after(self, events)
+
+    def status(self, *, firm: str, owner: str, cl_ord_id: str, order_id: str | None = None) -> list[VenueEvent]:
+        """An OrderStatusRequest: the order's current state as an ExecType=I report."""
+        order = self._find(firm, owner, cl_ord_id, order_id)
+        if order is None:
+            ghost = Order(0, order_id or "NONE", firm, owner, cl_ord_id, None, "", 1, OrdType.LIMIT, None, 0, None)
+            ghost.done = True
+            return [self._report(ghost, ExecType.ORDER_STATUS, OrdStatus.REJECTED, reject=UNKNOWN_ORDER)]
+        return [self._report(order, ExecType.ORDER_STATUS, order.status)]
+
+    def mass_cancel(self, *, firm: str, owner: str | None = None, symbol: str | None = None,
+                    side: int | None = None) -> list[VenueEvent]:
+        """Cancel a firm's open orders (optionally one session's, one symbol's or one side's)."""
+        events: list[VenueEvent] = []
+        for order in list(self.open_orders.get(firm, {}).values()):
+            if (owner is not None and order.owner != owner) or (symbol is not None and order.symbol != symbol) \
+                    or (side is not None and order.side != side):
+                continue
+            events += self._translate(order, self.books[order.symbol].cancel(order.book_id))
+        return events
+
+    def cancel_owner(self, owner: str) -> list[VenueEvent]:
+        """Cancel every open order a session owns (cancel-on-disconnect)."""
+        events: list[VenueEvent] = []
+        for orders in self.open_orders.values():
+            for order in list(orders.values()):
+                if order.owner == owner:
+                    events += self._translate(order, self.books[order.symbol].cancel(order.book_id))
+        return events
+
+    # -- QUERIES ---------------------------------------------------------------------------------
+
+    def levels(self, symbol: str) -> dict[tuple[int, int], int]:
+        """Every price level of a symbol's book as {(side, price): total qty}."""
+        depth = self.books[symbol].depth(1 << 30)
+        out = {(1, lvl.price): lvl.qty for lvl in depth.bids}
+        out.update({(2, lvl.price): lvl.qty for lvl in depth.asks})
+        return out
+
+    def order_by_id(self, firm: str, order_id: str) -> Order | None:
+        """A firm's order by OrderID (another firm's order is not found)."""
+        order = self._by_order_id.get(order_id)
+        return order if order is not None and order.firm == firm else None
+
+    # -- INTERNALS -------------------------------------------------------------------------------
+
+    def _check_shape(self, order: Order, instrument: Instrument) -> RejectReason | None:
+        qty = order.order_qty
+        if type(qty) is not int or qty <= 0 or qty % instrument.lot_size:
+            return BAD_QUANTITY
+        if order.ord_type == OrdType.LIMIT:
+            if order.price is None or order.price <= 0:
+                return BAD_PRICE
+        elif order.ord_type == OrdType.MARKET:
+            if order.price is not None or order.time_in_force == TimeInForce.FOK:
+                return UNSUPPORTED
+        else:
+            return UNSUPPORTED
+        if order.time_in_force not in (None, TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK):
+            return UNSUPPORTED
+        return None
+
+    def _register(self, order: Order) -> None:
+        self.orders[order.book_id] = order
+        self._by_order_id[order.order_id] = order
+        self._by_cl_ord_id[(order.owner, order.cl_ord_id)] = order
+        self.open_orders.setdefault(order.firm, {})[order.book_id] = order
+
+    def _index_cl_ord_id(self, order: Order, cl_ord_id: str) -> None:
+        self._by_cl_ord_id[(order.owner, cl_ord_id)] = order
+        order.cl_ord_ids.append(cl_ord_id)
+
+    def _find(self, firm: str, owner: str, cl_ord_id: str, order_id: str | None) -> Order | None:
+        order = self._by_cl_ord_id.get((owner, cl_ord_id))
+        if order is None and order_id:
+            order = self.order_by_id(firm, order_id)
+            # OrderID alone is enough only within the same session's orders.
+            if order is not None and order.owner != owner:
+                order = None
+        if order is not None and order_id and order_id != "NONE" and order.order_id != order_id:
+            return None
+        return order
+
+    def _exec_id(self) -> str:
+        exec_id = f"{self._prefix}E{self._next_exec_id}"
+        self._next_exec_id += 1
+        return exec_id
+
+    def _report(self, order: Order, exec_type: ExecType, ord_status: OrdStatus, *, last_qty: int = 0,
+                last_px: int = 0, reject: RejectReason | None = None) -> ExecReport:
+        return ExecReport(
+            order.firm, order.owner, order.order_id, order.cl_ord_id, order.orig_cl_ord_id, self._exec_id(),
+            exec_type, ord_status, order.symbol, order.side, order.ord_type, order.time_in_force,
+            order.order_qty, order.price, order.cum_qty, order.leaves_qty, order.notional, last_qty, last_px,
+            reject, self._now())
+
+    def _reject_new(self, order: Order, reason: RejectReason) -> ExecReport:
+        order.done = True
+        order.status = OrdStatus.REJECTED
+        return self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=reason)
+
+    def _cancel_reject(self, firm: str, owner: str, order: Order | None, cl_ord_id: str, orig_cl_ord_id: str,
+                       response_to: int, reason: RejectReason) -> CancelReject:
+        status = order.status if order is not None else OrdStatus.REJECTED
+        return CancelReject(firm, owner, order.order_id if order is not None else None, cl_ord_id,
+                            orig_cl_ord_id, status, response_to, reason)
+
+    def _finish(self, order: Order, status: OrdStatus) -> None:
+        order.done = True
+        order.status = status
+        self.open_orders.get(order.firm, {}).pop(order.book_id, None)
+
+    def _translate(self, order: Order, book_events: list) -> list[VenueEvent]:
+        """Turn the book's events for a command on ``order`` into reports and one BookChange."""
+        out: list[VenueEvent] = []
+        levels: dict[tuple[int, int], None] = {}
+        trades: list[tuple[int, int]] = []
+        orders = self.orders
+        for ev in book_events:
+            cls = type(ev)
+            if cls is Accepted:
+                out.append(self._report(order, ExecType.NEW, OrdStatus.NEW))
+                if ev.price is not None:
+                    levels[(int(ev.side), ev.price)] = None
+            elif cls is Trade:
+                taker, maker = orders[ev.taker_id], orders[ev.maker_id]
+                trades.append((ev.price, ev.qty))
+                levels[(maker.side, ev.price)] = None
+                out.append(self._fill(taker, ev.qty, ev.price))
+                out.append(self._fill(maker, ev.qty, ev.price))
+            elif cls is Cancelled:
+                target = orders[ev.order_id]
+                if ev.price is not None:
+                    levels[(int(ev.side), ev.price)] = None
+                self._finish(target, OrdStatus.CANCELED)
+                out.append(self._report(target, ExecType.CANCELED, OrdStatus.CANCELED))
+            elif cls is Replaced:
+                levels[(int(ev.side), ev.old_price)] = None
+                levels[(int(ev.side), ev.price)] = None
+                status = OrdStatus.PARTIALLY_FILLED if order.cum_qty else OrdStatus.NEW
+                order.status = status
+                out.append(self._report(order, ExecType.REPLACED, status))
+            elif cls is Reduced:
+                target = orders[ev.order_id]
+                target.order_qty -= ev.qty
+                if ev.price is not None:
+                    levels[(int(ev.side), ev.price)] = None
+                out.append(self._report(target, ExecType.RESTATED, target.status))
+            elif cls is Rejected:
+                if order.book_id not in self.open_orders.get(order.firm, {}):
+                    continue
+                reason = WOULD_CROSS if ev.reason == "would_cross" else RejectReason(str(ev.reason), 99, ev.text)
+                self._finish(order, OrdStatus.REJECTED)
+                out.append(self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=reason))
+        if levels or trades:
+            book = self.books[order.symbol]
+            out.append(BookChange(order.symbol,
+                                  tuple((side, price, book.level_qty(side, price)) for side, price in levels),
+                                  tuple(trades)))
+        return out
+
+    def _fill(self, order: Order, qty: int, price: int) -> ExecReport:
+        order.cum_qty += qty
+        order.notional += qty * price
+        if order.cum_qty >= order.order_qty:
+            self._finish(order, OrdStatus.FILLED)
+            status = OrdStatus.FILLED
+        else:
+            status = order.status = OrdStatus.PARTIALLY_FILLED
+        return self._report(order, ExecType.TRADE, status, last_qty=qty, last_px=price)
+
+
+def _book_kind(ord_type: OrdType, tif: TimeInForce | None, post_only: bool) -> OrderType:
+    if ord_type == OrdType.MARKET:
+        return OrderType.MARKET
+    if post_only:
+        return OrderType.POST_ONLY
+    if tif == TimeInForce.IOC:
+        return OrderType.IOC
+    if tif == TimeInForce.FOK:
+        return OrderType.FOK
+    return OrderType.LIMIT

@@ -1,0 +1,167 @@
+"""Venue configuration (``marketdrill exchange --config venue.toml``), checked before anything starts.
+
+::
+
+    [venue]
+    comp_id = "VENUE"            # SenderCompID on everything the venue sends
+    host = "127.0.0.1"
+    port = 9880                  # --port replaces it
+    begin_strings = ["FIX.4.4"]  # a session per firm CompID and BeginString
+    reset_on_logon = true        # ResetSeqNumFlag semantics as QuickFIX's ResetOnLogon
+    store_path = ""              # "" = memory stores; a directory = file stores that survive restarts
+    log_path = ""                # "" = no FIX log files; a directory = QuickFIX-style logs
+
+    [[instrument]]               # as in sim/instruments.py
+    symbol = "PRB"
+    tick_size = "0.01"
+    reference_price = "100.00"
+
+    [[firm]]
+    id = "A"
+    comp_ids = ["A"]             # order-entry sessions (default: [id])
+    drop_copy = ["A-DC"]         # drop-copy sessions: every execution report of the firm
+    cancel_on_disconnect = false
+    password = ""                # if set, Logon must carry Password(554) with this value
+
+Every mistake is refused with the file, the table and key, and the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.instruments import InstrumentError, InstrumentTable
+
+
+class VenueConfigError(ValueError):
+    """A bad venue configuration: the message names the file, the table, the key and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirmConfig:
+    """One member firm: its order-entry and drop-copy sessions."""
+
+    id: str
+    comp_ids: tuple[str, ...]
+    drop_copy: tuple[str, ...] = ()
+    cancel_on_disconnect: bool = False
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """A whole venue: identity, listening address, instruments and firms."""
+
+    comp_id: str
+    host: str
+    port: int
+    begin_strings: tuple[str, ...]
+    instruments: InstrumentTable
+    firms: tuple[FirmConfig, ...]
+    reset_on_logon: bool = True
+    store_path: Path | None = None
+    log_path: Path | None = None
+    heartbeat_check: bool = True
+    agents: dict[str, Any] = field(default_factory=dict)
+    protections: dict[str, Any] = field(default_factory=dict)
+    source: str = "<dict>"
+
+
+_VENUE_KEYS = {"comp_id": str, "host": str, "port": int, "begin_strings": list, "reset_on_logon": bool,
+               "store_path": str, "log_path": str}
+_FIRM_KEYS = {"id": str, "comp_ids": list, "drop_copy": list, "cancel_on_disconnect": bool, "password": str}
+_TOP = ("venue", "instrument", "firm", "agents", "protections")
+
+
+def load_venue_config(path: str | Path, *, port: int | None = None) -> VenueConfig:
+    """Read and check a venue TOML file; ``port`` overrides ``[venue] port``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise VenueConfigError(f"{path}: cannot read venue config: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise VenueConfigError(f"{path}: TOML syntax error: {exc}") from None
+    return venue_config_from_dict(data, source=str(path), base=path.parent, port=port)
+
+
+def venue_config_from_dict(data: dict[str, Any], *, source: str = "<dict>", base: Path | None = None,
+                           port: int | None = None) -> VenueConfig:
+    """Check a parsed venue config (see the module docstring for the shape)."""
+    for key in data:
+        if key not in _TOP:
+            raise VenueConfigError(f"{source}: unknown table [{key}]{_hint(key, _TOP)}")
+    venue = data.get("venue", {})
+    if not isinstance(venue, dict):
+        raise VenueConfigError(f"{source}: [venue] must be a table")
+    _check_keys(venue, _VENUE_KEYS, f"{source}: [venue]")
+    begin_strings = tuple(venue.get("begin_strings", ["FIX.4.4"]))
+    for bs in begin_strings:
+        if bs not in ("FIX.4.2", "FIX.4.4"):
+            raise VenueConfigError(f"{source}: [venue] begin_strings: {bs!r} is not served (FIX.4.2, FIX.4.4)")
+    listen_port = port if port is not None else venue.get("port", 9880)
+    if not 0 <= listen_port <= 65535:
+        raise VenueConfigError(f"{source}: [venue] port must be 0..65535, got {listen_port}")
+    try:
+        instruments = InstrumentTable.from_dicts(data.get("instrument", []), source=source)
+    except InstrumentError as exc:
+        raise VenueConfigError(str(exc)) from None
+    firms_raw = data.get("firm", [])
+    if not isinstance(firms_raw, list) or not firms_raw:
+        raise VenueConfigError(f"{source}: expected at least one [[firm]] table")
+    firms = []
+    seen_comp_ids: dict[str, str] = {}
+    for index, raw in enumerate(firms_raw, start=1):
+        where = f"{source}: [[firm]] #{index}"
+        if not isinstance(raw, dict):
+            raise VenueConfigError(f"{where}: expected a table")
+        _check_keys(raw, _FIRM_KEYS, where)
+        if "id" not in raw or not raw["id"]:
+            raise VenueConfigError(f"{where}: required key 'id' is missing")
+        firm = FirmConfig(
+            id=raw["id"], comp_ids=tuple(raw.get("comp_ids", [raw["id"]])), drop_copy=tuple(raw.get("drop_copy", [])),
+            cancel_on_disconnect=raw.get("cancel_on_disconnect", False), password=raw.get("password", ""))
+        for comp_id in firm.comp_ids + firm.drop_copy:
+            if not isinstance(comp_id, str) or not comp_id:
+                raise VenueConfigError(f"{where} ({firm.id}): CompIDs must be non-empty strings, got {comp_id!r}")
+            if comp_id in seen_comp_ids:
+                raise VenueConfigError(f"{where} ({firm.id}): CompID {comp_id!r} is already used by firm "
+                                       f"{seen_comp_ids[comp_id]!r}")
+            if comp_id == venue.get("comp_id", "VENUE"):
+                raise VenueConfigError(f"{where} ({firm.id}): CompID {comp_id!r} is the venue's own CompID")
+            seen_comp_ids[comp_id] = firm.id
+        firms.append(firm)
+    base = base or Path(".")
+    store = venue.get("store_path", "")
+    logs = venue.get("log_path", "")
+    for name in ("agents", "protections"):
+        if name in data and not isinstance(data[name], dict):
+            raise VenueConfigError(f"{source}: [{name}] must be a table")
+    return VenueConfig(
+        comp_id=venue.get("comp_id", "VENUE"), host=venue.get("host", "127.0.0.1"), port=listen_port,
+        begin_strings=begin_strings, instruments=instruments, firms=tuple(firms),
+        reset_on_logon=venue.get("reset_on_logon", True),
+        store_path=(base / store) if store else None, log_path=(base / logs) if logs else None,
+        agents=dict(data.get("agents", {})), protections=dict(data.get("protections", {})), source=source)
+
+
+def _check_keys(table: dict[str, Any], spec: dict[str, type], where: str) -> None:
+    for key, value in table.items():
+        if key not in spec:
+            raise VenueConfigError(f"{where}: unknown key {key!r}{_hint(key, list(spec))}")
+        kind = spec[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise VenueConfigError(f"{where}: {key} must be an integer, got {value!r}")
+        if kind is not int and not isinstance(value, kind):
+            raise VenueConfigError(f"{where}: {key} must be a {kind.__name__}, got {value!r}")
+
+
+def _hint(key: str, choices) -> str:
+    match = difflib.get_close_matches(key, list(choices), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
