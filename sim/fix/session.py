@@ -348,8 +348,12 @@ class Session:
         hb = self.heartbeat_ns
         if hb == 0:
             return None
-        candidates = [self.last_sent_ns + hb, self.last_received_ns + (12 * (self.test_requests + 1) * hb) // 10,
+        candidates = [self.last_received_ns + (12 * (self.test_requests + 1) * hb) // 10,
                       self.last_received_ns + (24 * hb) // 10]
+        if not self.test_requests:
+            # QuickFIX sends no heartbeat while a TestRequest is outstanding; a deadline for it
+            # would fire, do nothing and re-arm at the same instant forever.
+            candidates.append(self.last_sent_ns + hb)
         if self.sent_logout:
             candidates.append(self.last_sent_ns + self.config.logout_timeout_s * NS)
         return max(min(candidates), self._now())

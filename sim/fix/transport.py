@@ -49,6 +49,7 @@ class SessionDriver:
         self._on_closed = on_closed
         self.closed = False
         self._busy = False
+        self._fired_at: int | None = None
         session.wakeup = self._wakeup
 
     def start(self, initial: bytes = b"") -> None:
@@ -87,6 +88,7 @@ class SessionDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
+        self._fired_at = self._now()
         if self.closed:
             return
         self._busy = True
@@ -141,8 +143,21 @@ class SessionDriver:
             self._timer = None
         if deadline is None:
             return
-        delay_s = max(0, deadline - self._now()) / NS
-        self._timer = self._loop.call_later(delay_s, self._on_timer)
+        now = self._now()
+        delay_ns = max(0, deadline - now)
+        if delay_ns == 0 and self._fired_at == now:
+            # The timer already ran at this instant and the session still says "now": never
+            # re-arm at the same virtual instant (that would spin the loop without time passing).
+            delay_ns = 1_000_000
+        later_ns = getattr(self._loop, "call_later_ns", None)
+        if later_ns is not None:
+            # Virtual time: schedule on the exact integer instant, so the session's threshold
+            # check at that instant cannot miss by a float rounding and spin.
+            self._timer = later_ns(delay_ns, self._on_timer)
+        else:
+            # Real time: a timer may fire a hair early against the wall clock; a 1 ms floor
+            # keeps a due-but-not-quite deadline from spinning the loop.
+            self._timer = self._loop.call_later(max(delay_ns / NS, 0.001), self._on_timer)
 
 
 # -- TCP ACCEPTOR ---------------------------------------------------------------------------------
@@ -381,8 +396,14 @@ class MemoryLink:
         if not self.open or self.peer is None:
             return
         self.bytes_sent += len(data)
-        peer = self.peer
-        self._loop.call_later(self.latency_ns / NS, peer._deliver, data)
+        self._later(self.peer._deliver, data)
+
+    def _later(self, callback, *args) -> None:
+        later_ns = getattr(self._loop, "call_later_ns", None)
+        if later_ns is not None:
+            later_ns(self.latency_ns, callback, *args)
+        else:
+            self._loop.call_later(self.latency_ns / NS, callback, *args)
 
     def _deliver(self, data: bytes) -> None:
         if self.open and self.driver is not None:
@@ -395,7 +416,7 @@ class MemoryLink:
         self.open = False
         peer = self.peer
         if peer is not None and peer.open:
-            self._loop.call_later(self.latency_ns / NS, peer._closed_by_peer)
+            self._later(peer._closed_by_peer)
 
     def _closed_by_peer(self) -> None:
         if not self.open:
