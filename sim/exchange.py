@@ -12,7 +12,16 @@ or by OrderID *and* the requesting firm, so a cancel naming another firm's Order
 "unknown order" as a made-up one.
 
 Venue controls (price bands, size limits, throttles, phases, kill switch) live in
-:mod:`sim.protections`; the core asks its ``guard`` before an order reaches the book.
+:mod:`sim.protections`; the core asks its ``guard`` before an order reaches the book (and before a
+cancel, so message throttles see every order-entry message), and asks it for the firm's
+self-trade prevention mode.
+
+Calls (pre-open, auctions, pauses, halts with orders held): while a symbol has an entry in
+``calls``, every order command on it goes to that :class:`~sim.auction.CallBook` instead of the
+continuous book, and publishes no market data.  :meth:`open_call` moves the resting orders into
+the call in their time priority (which the core tracks as ``Order.priority`` because the book does
+not expose its FIFO); :meth:`uncross` executes the call at its auction price and puts the rest
+back into the continuous book.  The phase machine (:mod:`sim.phases`) decides when.
 """
 
 from __future__ import annotations
@@ -20,8 +29,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sim.auction import CallBook
 from sim.book import OrderBook
-from sim.book_events import Accepted, Cancelled, OrderType, Reduced, Rejected, Replaced, Side, Trade
+from sim.book_events import STP, Accepted, Cancelled, OrderType, Reduced, Rejected, Replaced, Side, Trade
 from sim.instruments import Instrument, InstrumentTable
 from sim.venue_events import (
     BookChange,
@@ -45,6 +55,8 @@ BAD_PRICE = RejectReason("bad_price", 99, "Limit price is missing, not positive 
 UNSUPPORTED = RejectReason("unsupported_order", 99, "Order type or time in force not supported")
 REPLACE_BELOW_FILLED = RejectReason("replace_below_filled", 99, "New quantity is not above the quantity already filled")
 WOULD_CROSS = RejectReason("post_only_would_cross", 99, "Post-only order would trade on arrival")
+AUCTION_LEFTOVER = RejectReason("auction_market_remainder", 99,
+                                "Market order not filled in the auction; the remainder is cancelled")
 REPLACE_CHANGES_FIXED_FIELD = RejectReason("replace_changes_side_or_symbol", 99,
                                            "A replace may not change Side, Symbol or OrdType")
 
@@ -70,6 +82,7 @@ class Order:
     done: bool = False
     status: OrdStatus = OrdStatus.NEW
     cl_ord_ids: list[str] = field(default_factory=list)
+    priority: int = 0  # venue-wide time priority: set on entry, renewed when a replace loses priority
 
     @property
     def leaves_qty(self) -> int:
@@ -88,6 +101,14 @@ class Guard:
                       new_qty: int, new_price: int | None) -> RejectReason | None:
         """None to let a replace through, or the reason to refuse it."""
         return None
+
+    def check_cancel(self, exchange: Exchange, firm: str, owner: str) -> RejectReason | None:
+        """None to let a cancel request through, or the reason to refuse it (message throttles)."""
+        return None
+
+    def stp_mode(self, firm: str) -> STP:
+        """The self-trade prevention mode of the firm's incoming orders (none by default)."""
+        return STP.NONE
 
     def after(self, exchange: Exchange, events: list[VenueEvent]) -> list[VenueEvent]:
         """Inspect what a command produced (limit states, pauses); may add events."""
@@ -110,6 +131,8 @@ class Exchange:
         self._by_cl_ord_id: dict[tuple[str, str], Order] = {}
         self._by_order_id: dict[str, Order] = {}
         self.open_orders: dict[str, dict[int, Order]] = {}  # firm -> book id -> order
+        self.calls: dict[str, CallBook] = {}  # symbols collecting orders for an auction
+        self._next_priority = 1
 
     # -- COMMANDS --------------------------------------------------------------------------------
 
@@ -133,13 +156,18 @@ class Exchange:
             return [self._reject_new(order, problem)]
         kind = _book_kind(ord_type, time_in_force, post_only)
         self._register(order)
-        book_events = self.books[symbol].submit(book_id, Side(side), qty, price, kind=kind, owner=firm)
+        book_events = self._book_of(symbol).submit(book_id, Side(side), qty, price, kind=kind, owner=firm,
+                                                   stp=self.guard.stp_mode(firm))
         events = self._translate(order, book_events)
         return events + self.guard.after(self, events)
 
     def cancel(self, *, firm: str, owner: str, cl_ord_id: str, orig_cl_ord_id: str,
                order_id: str | None = None) -> list[VenueEvent]:
         """Cancel an open order named by OrigClOrdID (and OrderID when known)."""
+        problem = self.guard.check_cancel(self, firm, owner)
+        if problem is not None:
+            found = self._find(firm, owner, orig_cl_ord_id, order_id)
+            return [self._cancel_reject(firm, owner, found, cl_ord_id, orig_cl_ord_id, 1, problem)]
         order = self._find(firm, owner, orig_cl_ord_id, order_id)
         if order is None:
             return [self._cancel_reject(firm, owner, None, cl_ord_id, orig_cl_ord_id, 1, UNKNOWN_ORDER)]
@@ -147,11 +175,12 @@ class Exchange:
             return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 1, TOO_LATE)]
         if (owner, cl_ord_id) in self._by_cl_ord_id:
             return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 1, DUPLICATE_ORDER)]
-        book_events = self.books[order.symbol].cancel(order.book_id)
+        book_events = self._book_of(order.symbol).cancel(order.book_id)
         order.orig_cl_ord_id = order.cl_ord_id
         order.cl_ord_id = cl_ord_id
         self._index_cl_ord_id(order, cl_ord_id)
-        return self._translate(order, book_events)
+        events = self._translate(order, book_events)
+        return events + self.guard.after(self, events)  # a cancel can end a limit state
 
     def replace(self, *, firm: str, owner: str, cl_ord_id: str, orig_cl_ord_id: str, order_id: str | None,
                 symbol: str, side: int, qty: int, price: int | None, ord_type: OrdType = OrdType.LIMIT
@@ -177,7 +206,7 @@ class Exchange:
         problem = self.guard.check_replace(self, order, instrument, qty, price)
         if problem is not None:
             return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, problem)]
-        book_events = self.books[order.symbol].replace(order.book_id, qty - order.cum_qty, price)
+        book_events = self._book_of(order.symbol).replace(order.book_id, qty - order.cum_qty, price)
         if book_events and type(book_events[0]) is Rejected:
             reason = WOULD_CROSS if book_events[0].reason == "would_cross" else BAD_PRICE
             return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, reason)]
@@ -199,24 +228,74 @@ class Exchange:
         return [self._report(order, ExecType.ORDER_STATUS, order.status)]
 
     def mass_cancel(self, *, firm: str, owner: str | None = None, symbol: str | None = None,
-                    side: int | None = None) -> list[VenueEvent]:
-        """Cancel a firm's open orders (optionally one session's, one symbol's or one side's)."""
+                    side: int | None = None, reason: RejectReason | None = None) -> list[VenueEvent]:
+        """Cancel a firm's open orders (optionally one session's, one symbol's or one side's).
+
+        ``reason`` (a kill switch, a tick-size change) goes into the cancel reports' Text.
+        """
         events: list[VenueEvent] = []
         for order in list(self.open_orders.get(firm, {}).values()):
             if (owner is not None and order.owner != owner) or (symbol is not None and order.symbol != symbol) \
                     or (side is not None and order.side != side):
                 continue
-            events += self._translate(order, self.books[order.symbol].cancel(order.book_id))
+            events += self._translate(order, self._book_of(order.symbol).cancel(order.book_id), reason=reason)
         return events
 
-    def cancel_owner(self, owner: str) -> list[VenueEvent]:
-        """Cancel every open order a session owns (cancel-on-disconnect)."""
+    def cancel_owner(self, owner: str, reason: RejectReason | None = None) -> list[VenueEvent]:
+        """Cancel every open order a session owns (cancel-on-disconnect, a session kill switch)."""
         events: list[VenueEvent] = []
         for orders in self.open_orders.values():
             for order in list(orders.values()):
                 if order.owner == owner:
-                    events += self._translate(order, self.books[order.symbol].cancel(order.book_id))
+                    events += self._translate(order, self._book_of(order.symbol).cancel(order.book_id),
+                                              reason=reason)
         return events
+
+    # -- CALLS AND AUCTIONS ----------------------------------------------------------------------
+
+    def open_call(self, symbol: str) -> list[VenueEvent]:
+        """Stop matching ``symbol``: its resting orders move to a new CallBook; the feed shows an empty book."""
+        if symbol in self.calls:
+            return []
+        call = self.calls[symbol] = CallBook()
+        book = self.books[symbol]
+        resting = sorted((o for orders in self.open_orders.values() for o in orders.values() if o.symbol == symbol),
+                         key=lambda o: o.priority)
+        gone: dict[tuple[int, int], None] = {}
+        for order in resting:
+            book.cancel(order.book_id)
+            call.submit(order.book_id, order.side, order.leaves_qty, order.price, owner=order.firm,
+                        stp=self.guard.stp_mode(order.firm))
+            gone[(order.side, order.price)] = None
+        return [BookChange(symbol, tuple((side, price, 0) for side, price in gone), ())] if gone else []
+
+    def uncross(self, symbol: str, reference: int) -> tuple[list[VenueEvent], int | None]:
+        """End the call on ``symbol``: trade at the auction price, rest the remainder; returns (events, price)."""
+        call = self.calls.pop(symbol, None)
+        if call is None:
+            return [], None
+        result = call.uncross(reference)
+        events: list[VenueEvent] = []
+        orders = self.orders
+        for buy_id, sell_id, qty in result.fills:
+            events.append(self._fill(orders[buy_id], qty, result.price))
+            events.append(self._fill(orders[sell_id], qty, result.price))
+        book = self.books[symbol]
+        for waiting in result.rest:  # time priority order, and they cannot cross (see sim.auction)
+            order = orders[waiting.order_id]
+            order.priority = self._next_priority
+            self._next_priority += 1
+            book.submit(waiting.order_id, waiting.side, waiting.qty, waiting.price, owner=order.firm,
+                        stp=waiting.stp)
+        for waiting in result.cancel:
+            order = orders[waiting.order_id]
+            self._finish(order, OrdStatus.CANCELED)
+            events.append(self._report(order, ExecType.CANCELED, OrdStatus.CANCELED, reject=AUCTION_LEFTOVER))
+        levels = tuple((side, price, qty) for (side, price), qty in self.levels(symbol).items())
+        trades = tuple((result.price, qty) for _buy, _sell, qty in result.fills)
+        if levels or trades:
+            events.append(BookChange(symbol, levels, trades))
+        return events, result.price
 
     # -- QUERIES ---------------------------------------------------------------------------------
 
@@ -250,7 +329,13 @@ class Exchange:
             return UNSUPPORTED
         return None
 
+    def _book_of(self, symbol: str) -> OrderBook | CallBook:
+        call = self.calls.get(symbol)
+        return self.books[symbol] if call is None else call
+
     def _register(self, order: Order) -> None:
+        order.priority = self._next_priority
+        self._next_priority += 1
         self.orders[order.book_id] = order
         self._by_order_id[order.order_id] = order
         self._by_cl_ord_id[(order.owner, order.cl_ord_id)] = order
@@ -300,8 +385,11 @@ class Exchange:
         order.status = status
         self.open_orders.get(order.firm, {}).pop(order.book_id, None)
 
-    def _translate(self, order: Order, book_events: list) -> list[VenueEvent]:
-        """Turn the book's events for a command on ``order`` into reports and one BookChange."""
+    def _translate(self, order: Order, book_events: list, reason: RejectReason | None = None) -> list[VenueEvent]:
+        """Turn the book's events for a command on ``order`` into reports and one BookChange.
+
+        In a call nothing is published: the call book is not the market (see :meth:`open_call`).
+        """
         out: list[VenueEvent] = []
         levels: dict[tuple[int, int], None] = {}
         trades: list[tuple[int, int]] = []
@@ -323,8 +411,11 @@ class Exchange:
                 if ev.price is not None:
                     levels[(int(ev.side), ev.price)] = None
                 self._finish(target, OrdStatus.CANCELED)
-                out.append(self._report(target, ExecType.CANCELED, OrdStatus.CANCELED))
+                out.append(self._report(target, ExecType.CANCELED, OrdStatus.CANCELED, reject=reason))
             elif cls is Replaced:
+                if not ev.priority_kept:
+                    order.priority = self._next_priority
+                    self._next_priority += 1
                 levels[(int(ev.side), ev.old_price)] = None
                 levels[(int(ev.side), ev.price)] = None
                 status = OrdStatus.PARTIALLY_FILLED if order.cum_qty else OrdStatus.NEW
@@ -342,7 +433,7 @@ class Exchange:
                 reason = WOULD_CROSS if ev.reason == "would_cross" else RejectReason(str(ev.reason), 99, ev.text)
                 self._finish(order, OrdStatus.REJECTED)
                 out.append(self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=reason))
-        if levels or trades:
+        if (levels or trades) and order.symbol not in self.calls:
             book = self.books[order.symbol]
             out.append(BookChange(order.symbol,
                                   tuple((side, price, book.level_qty(side, price)) for side, price in levels),

@@ -3,6 +3,19 @@
 :class:`Venue` wires the pieces for a :class:`~sim.venue_config.VenueConfig`.  The same object
 serves real TCP (``marketdrill exchange``) or in-memory pipes in virtual time (scenarios): it
 owns no transport, only sessions.
+
+Venue controls are always wired (:class:`~sim.protections.Protections` as the exchange's guard,
+:class:`~sim.phases.Phases` for trading phases) but everything is off unless ``[protections]`` or
+``[phases]`` turn it on, so a config without them behaves as before: continuously open, no limits.
+
+The admin API (:meth:`Venue.halt`, :meth:`Venue.resume`, :meth:`Venue.kill_switch`,
+:meth:`Venue.release_kill_switch`, :meth:`Venue.change_instrument`, :meth:`Venue.add_instrument`,
+:meth:`Venue.remove_instrument`) is what exchange operations staff do.  Each action sends its
+consequences to the sessions at once (SecurityStatus, cancel reports) and is recorded as a
+:class:`Change` in ``Venue.changes``, the exchange side of a What Changed timeline, so a journal
+can write it down.  A tick or lot size change cancels the instrument's resting orders first (with
+a Text saying why), as venues do on a tick regime change: prices held in ticks of the old grid
+would mean something else on the new one.
 """
 
 from __future__ import annotations
@@ -12,15 +25,35 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
+from sim.book import OrderBook
 from sim.exchange import Exchange
 from sim.fix.log import FileLog
 from sim.fix.session import MemoryLog, Session, SessionConfig, SessionLog
 from sim.fix.store import SessionID, open_store
 from sim.fix.transport import FixAcceptor, run_realtime
+from sim.instruments import Instrument, InstrumentError
 from sim.marketdata import MarketDataPublisher
+from sim.phases import Phases
+from sim.protections import Protections
 from sim.venue_config import VenueConfig, load_venue_config
+from sim.venue_events import RejectReason, StatusChange, VenueEvent
 from sim.venue_gateway import VenueGateway
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One exchange-driven change (an admin action), as the journal and What Changed record it."""
+
+    time_ns: int
+    actor: str
+    what: str       # halt, resume, kill_switch, release_kill_switch, tick_size, lot_size, add/remove_instrument
+    target: str     # the symbol, firm or session it applies to
+    old: str
+    new: str
+    reason: str
 
 
 class Venue:
@@ -31,7 +64,12 @@ class Venue:
                  log_factory: Callable[[SessionID], SessionLog] | None = None) -> None:
         self.config = config
         self.now_ns = now_ns
+        self._schedule = schedule
         self.exchange = Exchange(config.instruments, now_ns=now_ns)
+        self.phases = Phases(self.exchange, config.phase_config, now_ns=now_ns, schedule=schedule)
+        self.protections = Protections(config.protection_config, self.phases, now_ns=now_ns, logout=self._logout)
+        self.exchange.guard = self.protections
+        self.changes: list[Change] = []
         self.publisher = MarketDataPublisher(config.instruments, self.exchange.levels, schedule=schedule)
         firm_of: dict[str, str] = {}
         drop_copy_of: dict[str, list[str]] = {}
@@ -56,6 +94,8 @@ class Venue:
                         passwords[str(sid)] = firm.password
         self.gateway = VenueGateway(self.exchange, self.publisher, firm_of=firm_of, drop_copy_of=drop_copy_of,
                                     cancel_on_disconnect=cancel_on_disconnect, passwords=passwords)
+        self.phases.emit = self.gateway.dispatch
+        self.phases.start()
         self.sessions: list[Session] = []
         for sid, _firm in specs:
             store = open_store(sid, config.store_path, now_ns=now_ns) if config.store_path else None
@@ -64,6 +104,110 @@ class Venue:
             session_config = SessionConfig(sid, reset_on_logon=config.reset_on_logon)
             self.sessions.append(Session(session_config, now_ns=now_ns, store=store, application=self.gateway,
                                          log=log))
+
+    # -- ADMIN API -------------------------------------------------------------------------------
+
+    def halt(self, symbol: str, reason: str = "", actor: str = "admin") -> list[VenueEvent]:
+        """Halt a symbol (SecurityStatus to every session); orders held or rejected per ``[phases]``."""
+        old = self.phases.phase(symbol)
+        events = self.phases.halt(symbol, "admin_halt", f"{symbol} halted by the exchange"
+                                                        f"{': ' + reason if reason else ''}")
+        return self._record(events, actor, "halt", symbol, old, self.phases.phase(symbol), reason)
+
+    def resume(self, symbol: str, reason: str = "", actor: str = "admin") -> list[VenueEvent]:
+        """Re-open a halted or paused symbol by auction, then continuous trading."""
+        old = self.phases.phase(symbol)
+        events = self.phases.resume(symbol, "admin_resume", f"{symbol} re-opening auction"
+                                                            f"{': ' + reason if reason else ''}")
+        return self._record(events, actor, "resume", symbol, old, self.phases.phase(symbol), reason)
+
+    def kill_switch(self, *, firm: str | None = None, session: str | None = None, reason: str = "",
+                    actor: str = "admin") -> list[VenueEvent]:
+        """Cancel every open order of a firm (or one session) and refuse its new orders until released."""
+        if (firm is None) == (session is None):
+            raise ValueError("kill_switch needs exactly one of firm= or session=")
+        events = self.protections.kill(self.exchange, firm=firm, owner=session, reason=reason)
+        return self._record(events, actor, "kill_switch", firm or session, "off", "on", reason)
+
+    def release_kill_switch(self, *, firm: str | None = None, session: str | None = None, reason: str = "",
+                            actor: str = "admin") -> list[VenueEvent]:
+        """Let a firm (or session) trade again; also lifts a firm's repeated-execution blocks."""
+        if (firm is None) == (session is None):
+            raise ValueError("release_kill_switch needs exactly one of firm= or session=")
+        self.protections.release(firm=firm, owner=session)
+        return self._record([], actor, "release_kill_switch", firm or session, "on", "off", reason)
+
+    def change_instrument(self, symbol: str, *, tick_size: str | None = None, lot_size: int | None = None,
+                          at_ns: int | None = None, reason: str = "", actor: str = "exchange") -> list[VenueEvent]:
+        """Change a symbol's tick and/or lot size now or at ``at_ns``; resting orders are cancelled first."""
+        if at_ns is not None and at_ns > self.now_ns():
+            if self._schedule is None:
+                raise ValueError("a timed instrument change needs a venue with a scheduler")
+            self._schedule(at_ns - self.now_ns(), lambda: self.change_instrument(
+                symbol, tick_size=tick_size, lot_size=lot_size, reason=reason, actor=actor))
+            return []
+        table = self.exchange.instruments
+        old = table.get(symbol)
+        changes: dict[str, object] = {}
+        if tick_size is not None:
+            tick = Decimal(tick_size)
+            if not tick.is_finite() or tick <= 0:
+                raise InstrumentError(f"{symbol}: tick_size must be positive, got {tick_size!r}")
+            changes["tick_size"] = tick
+            reference = old.to_decimal(self.phases.reference[symbol])
+            changes["reference_ticks"] = max(1, int((reference / tick).to_integral_value(ROUND_HALF_UP)))
+        if lot_size is not None:
+            changes["lot_size"] = lot_size
+        new = old.with_changes(**changes)  # validates before anything is cancelled
+        why = RejectReason("instrument_change", 0, f"{symbol} changes (tick {old.tick_size} -> {new.tick_size}, "
+                                                   f"lot {old.lot_size} -> {new.lot_size}); resting orders cancelled")
+        events: list[VenueEvent] = []
+        for firm in list(self.exchange.open_orders):
+            events += self.exchange.mass_cancel(firm=firm, symbol=symbol, reason=why)
+        self.gateway.dispatch(events)  # rendered with the old tick, while it still applies
+        table.replace(new)
+        self.phases.reference[symbol] = new.reference_ticks
+        for what, before, after in (("tick_size", old.tick_size, new.tick_size),
+                                    ("lot_size", old.lot_size, new.lot_size)):
+            if before != after:
+                self.changes.append(Change(self.now_ns(), actor, what, symbol, str(before), str(after), reason))
+        return events
+
+    def add_instrument(self, instrument: Instrument, reason: str = "", actor: str = "exchange") -> list[VenueEvent]:
+        """List a new instrument (empty book, in the phase the schedule says)."""
+        self.exchange.instruments.add(instrument)
+        self.exchange.books[instrument.symbol] = OrderBook()
+        events = self.phases.add(instrument.symbol, instrument.reference_ticks)
+        return self._record(events, actor, "add_instrument", instrument.symbol, "", repr(instrument), reason)
+
+    def remove_instrument(self, symbol: str, reason: str = "", actor: str = "exchange") -> list[VenueEvent]:
+        """Delist a symbol: cancel its orders, tell every session it is closed, forget it."""
+        old = self.exchange.instruments.get(symbol)
+        why = RejectReason("delisted", 0, f"{symbol} is delisted{': ' + reason if reason else ''}")
+        events: list[VenueEvent] = []
+        for firm in list(self.exchange.open_orders):
+            events += self.exchange.mass_cancel(firm=firm, symbol=symbol, reason=why)
+        events.append(StatusChange(symbol, "closed", why.code, why.text))
+        self.gateway.dispatch(events)
+        self.exchange.calls.pop(symbol, None)
+        self.exchange.books.pop(symbol, None)
+        self.exchange.instruments.remove(symbol)
+        self.phases.remove(symbol)
+        self.protections.limit_states.pop(symbol, None)  # its expiry timer then finds nothing to do
+        self.changes.append(Change(self.now_ns(), actor, "remove_instrument", symbol, repr(old), "", reason))
+        return events
+
+    def _record(self, events: list[VenueEvent], actor: str, what: str, target: str, old: object, new: object,
+                reason: str) -> list[VenueEvent]:
+        self.gateway.dispatch(events)
+        self.changes.append(Change(self.now_ns(), actor, what, target, str(old), str(new), reason))
+        return events
+
+    def _logout(self, owner: str, text: str) -> None:
+        """Log a session out (message throttle); runs from a timer, so its driver sends the Logout at once."""
+        session = self.gateway.sessions.get(owner)
+        if session is not None:
+            session.logout(text)
 
     def status_line(self) -> str:
         """A one-line summary: sessions logged on, orders, trades, top of book of the first symbol."""

@@ -23,6 +23,12 @@
     cancel_on_disconnect = false
     password = ""                # if set, Logon must carry Password(554) with this value
 
+    [protections]                # venue controls; every key is documented in sim/protections.py
+    max_order_qty = 1000
+
+    [phases]                     # trading phases; keys documented in sim/phases.py
+    always_open = true           # the default: continuous from the start, as before
+
 Every mistake is refused with the file, the table and key, and the reason.
 """
 
@@ -35,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.instruments import InstrumentError, InstrumentTable
+from sim.phases import PhaseConfig, PhaseError
+from sim.protections import ProtectionsConfig, ProtectionsError
 
 
 class VenueConfigError(ValueError):
@@ -69,12 +77,14 @@ class VenueConfig:
     agents: dict[str, Any] = field(default_factory=dict)
     protections: dict[str, Any] = field(default_factory=dict)
     source: str = "<dict>"
+    protection_config: ProtectionsConfig = field(default_factory=ProtectionsConfig)
+    phase_config: PhaseConfig = field(default_factory=PhaseConfig)
 
 
 _VENUE_KEYS = {"comp_id": str, "host": str, "port": int, "begin_strings": list, "reset_on_logon": bool,
                "store_path": str, "log_path": str}
 _FIRM_KEYS = {"id": str, "comp_ids": list, "drop_copy": list, "cancel_on_disconnect": bool, "password": str}
-_TOP = ("venue", "instrument", "firm", "agents", "protections")
+_TOP = ("venue", "instrument", "firm", "agents", "protections", "phases")
 
 
 def load_venue_config(path: str | Path, *, port: int | None = None) -> VenueConfig:
@@ -140,15 +150,40 @@ def venue_config_from_dict(data: dict[str, Any], *, source: str = "<dict>", base
     base = base or Path(".")
     store = venue.get("store_path", "")
     logs = venue.get("log_path", "")
-    for name in ("agents", "protections"):
+    for name in ("agents", "protections", "phases"):
         if name in data and not isinstance(data[name], dict):
             raise VenueConfigError(f"{source}: [{name}] must be a table")
+    protection_config, phase_config = _controls(data, source, instruments, [f.id for f in firms])
     return VenueConfig(
         comp_id=venue.get("comp_id", "VENUE"), host=venue.get("host", "127.0.0.1"), port=listen_port,
         begin_strings=begin_strings, instruments=instruments, firms=tuple(firms),
         reset_on_logon=venue.get("reset_on_logon", True),
         store_path=(base / store) if store else None, log_path=(base / logs) if logs else None,
-        agents=dict(data.get("agents", {})), protections=dict(data.get("protections", {})), source=source)
+        agents=dict(data.get("agents", {})), protections=dict(data.get("protections", {})), source=source,
+        protection_config=protection_config, phase_config=phase_config)
+
+
+def _controls(data: dict[str, Any], source: str, instruments: InstrumentTable,
+              firms: list[str]) -> tuple[ProtectionsConfig, PhaseConfig]:
+    """Check ``[protections]`` and ``[phases]``, and that the firms and symbols they name exist."""
+    try:
+        protections = ProtectionsConfig.from_table(data.get("protections", {}))
+    except ProtectionsError as exc:
+        raise VenueConfigError(f"{source}: [protections] {exc}") from None
+    try:
+        phases = PhaseConfig.from_table(data.get("phases", {}))
+    except PhaseError as exc:
+        raise VenueConfigError(f"{source}: [phases] {exc}") from None
+    named = [("kill_switch_firms", f) for f in protections.kill_switch_firms]
+    named += [(f"stp_firms.{f}", f) for f in protections.stp_firms]
+    for key, firm in named:
+        if firm not in firms:
+            raise VenueConfigError(f"{source}: [protections] {key}: no [[firm]] with id {firm!r}{_hint(firm, firms)}")
+    for symbol in protections.instrument_limits:
+        if symbol not in instruments:
+            raise VenueConfigError(f"{source}: [protections.instrument.{symbol}]: no [[instrument]] with symbol "
+                                   f"{symbol!r}{_hint(symbol, instruments.symbols)}")
+    return protections, phases
 
 
 def _check_keys(table: dict[str, Any], spec: dict[str, type], where: str) -> None:
