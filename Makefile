@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast bench lint fuzz clean setup
+.PHONY: demo test test-fast bench lint fuzz clean setup system-deps
 
 setup: $(STAMP)
 
@@ -18,7 +18,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/marketdrill demo
 
-test: $(STAMP)
+# Real external parts the integration tests drive: Alertmanager (Debian package).  Installed when
+# we are root and it is missing; elsewhere the tests that need it skip and say why.
+system-deps:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing prometheus-alertmanager (Debian package) for the integration tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null \
+	      || echo "warning: could not install prometheus-alertmanager; its integration test will skip"; \
+	  else echo "note: prometheus-alertmanager not installed; its integration test will skip"; fi; }
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest tests sim engines scenarios --doctest-modules $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
