@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sim.book import OrderBook
 from sim.exchange import Exchange
-from sim.fix.log import FileLog
+from sim.fix.log import FileLog, NullLog
 from sim.fix.session import MemoryLog, Session, SessionConfig, SessionLog
 from sim.fix.store import SessionID, open_store
 from sim.fix.transport import FixAcceptor, run_realtime
@@ -61,7 +61,7 @@ class Venue:
 
     def __init__(self, config: VenueConfig, *, now_ns: Callable[[], int],
                  schedule: Callable[[int, Callable[[], None]], object] | None = None,
-                 log_factory: Callable[[SessionID], SessionLog] | None = None) -> None:
+                 log_factory: Callable[[SessionID], SessionLog] | None = None, keep_logs: bool = False) -> None:
         self.config = config
         self.now_ns = now_ns
         self._schedule = schedule
@@ -100,7 +100,7 @@ class Venue:
         for sid, _firm in specs:
             store = open_store(sid, config.store_path, now_ns=now_ns) if config.store_path else None
             log = log_factory(sid) if log_factory else (
-                FileLog(config.log_path, sid, now_ns) if config.log_path else MemoryLog())
+                FileLog(config.log_path, sid, now_ns) if config.log_path else (MemoryLog() if keep_logs else NullLog()))
             session_config = SessionConfig(sid, reset_on_logon=config.reset_on_logon)
             self.sessions.append(Session(session_config, now_ns=now_ns, store=store, application=self.gateway,
                                          log=log))

@@ -75,3 +75,16 @@ class FileLog:
         """Flush and close both files."""
         self._messages.close()
         self._events.close()
+
+
+class NullLog:
+    """A session log that keeps nothing: long-running processes without a log directory stay flat."""
+
+    def on_incoming(self, raw: bytes) -> None:
+        """Drop."""
+
+    def on_outgoing(self, raw: bytes) -> None:
+        """Drop."""
+
+    def on_event(self, text: str) -> None:
+        """Drop."""

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from sim.fix.dictionary import Dictionary
 from sim.fix.echo import EchoApplication
-from sim.fix.log import FileLog
-from sim.fix.session import Application, MemoryLog, Session, SessionConfig, SessionLog
+from sim.fix.log import FileLog, NullLog
+from sim.fix.session import Application, Session, SessionConfig, SessionLog
 from sim.fix.settings import SessionSettings, Settings, load_settings
 from sim.fix.store import open_store
 from sim.fix.transport import FixAcceptor, run_realtime
@@ -76,24 +76,12 @@ def build_sessions(settings: Settings, application: Application, *, now_ns: Call
         if entry.file_log_path is not None:
             log = FileLog(entry.file_log_path, entry.session_id, now_ns)
         else:
-            log = MemoryLog() if echo is None else _NullLog()
+            # A long-running acceptor without FileLogPath keeps nothing (memory stays flat).
+            log = NullLog()
         if echo is not None:
             log = _TeeLog(log, echo, str(entry.session_id))
         sessions.append(Session(config, now_ns=now_ns, store=store, application=application, log=log))
     return sessions
-
-
-class _NullLog:
-    """Keeps nothing (a long-running acceptor without FileLogPath must not grow in memory)."""
-
-    def on_incoming(self, raw: bytes) -> None:
-        """Drop."""
-
-    def on_outgoing(self, raw: bytes) -> None:
-        """Drop."""
-
-    def on_event(self, text: str) -> None:
-        """Drop."""
 
 
 def _console(text: str) -> None:
