@@ -1,0 +1,480 @@
+"""The order engine: what a firm runs between its strategies and the exchange.
+
+Strategies call :meth:`OrderEngine.submit`, :meth:`cancel`, :meth:`replace`, :meth:`flatten`
+and :meth:`cancel_all`; every new order first goes through the engine's pre-trade risk pipeline
+(:class:`engines.risk.RiskEngine`) and is either denied on the spot (with the check's reason code
+and sentence) or sent to the venue as a FIX NewOrderSingle over the engine's initiator session.
+The engine is that session's :class:`~sim.fix.session.Application`: execution reports and cancel
+rejects come back through :meth:`from_app` and move each :class:`OrderHandle` through the FIX
+order states, book fills into positions, and notify listeners (monitors, the journal, tests).
+
+Sans-I/O like the session: no sockets and no clock reads of its own (``now_ns`` is injected), so
+the same engine runs over real TCP, over the in-memory pipe in virtual time, and in unit tests.
+
+Order handles expose state as FIX does (pending new, new, partially filled, filled, pending
+cancel, cancelled, pending replace, rejected, expired) plus ``denied`` for orders the engine's own
+risk refused (they never left the engine), with callbacks and an async iterator of updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from engines.positions import Portfolio
+from engines.risk import Denial, OrderIntent, RiskEngine, TradingState
+from sim.fix.codec import FixMessage
+from sim.fix.session import BusinessReject, Session
+from sim.fix.timestamps import format_utc_timestamp
+from sim.instruments import InstrumentError, InstrumentTable
+
+
+class OrderState(StrEnum):
+    """Where an order is in its life, as FIX names it (plus ``denied``: refused before sending)."""
+
+    DENIED = "denied"
+    PENDING_NEW = "pending_new"
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    PENDING_CANCEL = "pending_cancel"
+    CANCELED = "canceled"
+    PENDING_REPLACE = "pending_replace"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+DONE_STATES = frozenset({OrderState.DENIED, OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED,
+                         OrderState.EXPIRED})
+_ORD_STATUS = {b"0": OrderState.NEW, b"1": OrderState.PARTIALLY_FILLED, b"2": OrderState.FILLED,
+               b"4": OrderState.CANCELED, b"6": OrderState.PENDING_CANCEL, b"8": OrderState.REJECTED,
+               b"A": OrderState.PENDING_NEW, b"C": OrderState.EXPIRED, b"E": OrderState.PENDING_REPLACE,
+               b"5": OrderState.NEW}
+_TIF = {"day": b"0", "gtc": b"1", "ioc": b"3", "fok": b"4"}
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of one of our orders."""
+
+    cl_ord_id: str
+    strategy: str
+    symbol: str
+    side: int
+    qty: int
+    price: int
+    exec_id: str
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """Something happened to an order: ``kind`` is sent, ack, fill, cancel, replace, reject, denied, ..."""
+
+    kind: str
+    handle: OrderHandle
+    time_ns: int
+    fill: Fill | None = None
+    code: str = ""
+    text: str = ""
+
+
+@dataclass(eq=False)
+class OrderHandle:
+    """A strategy's view of one order, updated as reports arrive."""
+
+    cl_ord_id: str
+    strategy: str
+    symbol: str
+    side: int
+    qty: int
+    price: int | None
+    ord_type: str
+    time_in_force: str
+    state: OrderState = OrderState.PENDING_NEW
+    order_id: str | None = None
+    cum_qty: int = 0
+    notional_ticks: int = 0
+    sent_ns: int | None = None
+    acked_ns: int | None = None
+    reject_code: str = ""
+    reject_text: str = ""
+    flatten: bool = False
+    cl_ord_ids: list[str] = field(default_factory=list)
+    updates: list[OrderUpdate] = field(default_factory=list)
+    _listeners: list[Callable[[OrderUpdate], None]] = field(default_factory=list)
+    _queue: asyncio.Queue | None = None
+
+    @property
+    def leaves_qty(self) -> int:
+        """Open quantity (0 once the order is done)."""
+        return 0 if self.done else self.qty - self.cum_qty
+
+    @property
+    def done(self) -> bool:
+        """True once the order can no longer trade."""
+        return self.state in DONE_STATES
+
+    @property
+    def acked(self) -> bool:
+        """True once the venue acknowledged the order (or it is done)."""
+        return self.acked_ns is not None or self.done
+
+    @property
+    def avg_px_ticks(self) -> Decimal:
+        """Average fill price in ticks (0 before any fill)."""
+        return Decimal(self.notional_ticks) / self.cum_qty if self.cum_qty else Decimal(0)
+
+    def side_text(self) -> str:
+        """``buy`` or ``sell``."""
+        return "buy" if self.side == 1 else "sell"
+
+    def on_update(self, callback: Callable[[OrderUpdate], None]) -> None:
+        """Call ``callback`` with every later update of this order."""
+        self._listeners.append(callback)
+
+    async def stream(self) -> AsyncIterator[OrderUpdate]:
+        """Iterate over this order's updates until it is done."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            for update in self.updates:
+                self._queue.put_nowait(update)
+        while True:
+            update = await self._queue.get()
+            yield update
+            if self.done and self._queue.empty():
+                return
+
+    async def wait_done(self) -> OrderHandle:
+        """Wait until the order is done (filled, cancelled, rejected, denied, expired)."""
+        if self.done:
+            return self
+        async for _ in self.stream():
+            if self.done:
+                break
+        return self
+
+    def _publish(self, update: OrderUpdate) -> None:
+        self.updates.append(update)
+        for callback in self._listeners:
+            callback(update)
+        if self._queue is not None:
+            self._queue.put_nowait(update)
+
+
+class OrderEngine:
+    """A firm's order engine: strategy API, pre-trade risk, FIX order entry, positions and P&L."""
+
+    def __init__(self, name: str, instruments: InstrumentTable, *, now_ns: Callable[[], int],
+                 risk: RiskEngine | None = None, session: Session | None = None) -> None:
+        self.name = name
+        self.instruments = instruments
+        self._now = now_ns
+        self.risk = risk if risk is not None else RiskEngine(enabled=False)
+        self.session = session
+        self.portfolio = Portfolio()
+        self.orders: dict[str, OrderHandle] = {}          # every ClOrdID we used -> handle
+        self.open_orders: dict[str, OrderHandle] = {}     # first ClOrdID -> handle, while not done
+        self.references: dict[str, tuple[int, int]] = {}  # symbol -> (ticks, as_of_ns), independent source
+        self.denials: list[Denial] = []
+        self.sent = 0
+        self._next_id = 1
+        self._listeners: list[Callable[[OrderUpdate], None]] = []
+
+    # -- WIRING ----------------------------------------------------------------------------------
+
+    def attach(self, session: Session) -> None:
+        """Use ``session`` (an initiator to the venue) for order entry; the engine becomes its application."""
+        self.session = session
+        session.app = self
+
+    def subscribe(self, callback: Callable[[OrderUpdate], None]) -> None:
+        """Call ``callback`` with every order update of every strategy (monitors, journal)."""
+        self._listeners.append(callback)
+
+    def set_reference(self, symbol: str, ticks: int, as_of_ns: int | None = None) -> None:
+        """Record an independent reference price for a symbol (risk collars and P&L use it)."""
+        self.references[symbol] = (ticks, self._now() if as_of_ns is None else as_of_ns)
+
+    # -- STRATEGY API ----------------------------------------------------------------------------
+
+    def submit(self, strategy: str, symbol: str, side: int, qty: int, price: int | None = None, *,
+               ord_type: str = "limit", time_in_force: str = "day", flatten: bool = False) -> OrderHandle:
+        """Ask for a new order; returns its handle (state ``denied`` if risk refused it)."""
+        cl_ord_id = self._new_cl_ord_id()
+        handle = OrderHandle(cl_ord_id, strategy, symbol, side, qty, price, ord_type, time_in_force,
+                             flatten=flatten, cl_ord_ids=[cl_ord_id])
+        self.orders[cl_ord_id] = handle
+        intent = OrderIntent(strategy, symbol, side, qty, price, ord_type, time_in_force, flatten, cl_ord_id)
+        denial = self._pre_checks(intent) or self.risk.evaluate(intent, self)
+        if denial is not None:
+            self.denials.append(denial)
+            handle.state = OrderState.DENIED
+            handle.reject_code, handle.reject_text = denial.code, denial.text
+            self._notify(handle, "denied", code=denial.code, text=f"[{denial.check}] {denial.text}")
+            return handle
+        instrument = self.instruments.get(symbol)
+        body: list[tuple[int, object]] = [(11, cl_ord_id), (21, b"1"), (38, qty),
+                                          (40, b"2" if ord_type == "limit" else b"1")]
+        if price is not None and ord_type == "limit":
+            body.append((44, instrument.to_price(price)))
+        body += [(54, side), (55, symbol)]
+        if ord_type == "limit":
+            body.append((59, _TIF.get(time_in_force, b"0")))
+        body.append((60, format_utc_timestamp(self._now())))
+        self.open_orders[cl_ord_id] = handle
+        handle.sent_ns = self._now()
+        self.risk.on_submitted(intent, self)
+        self.sent += 1
+        self._notify(handle, "sent")
+        assert self.session is not None
+        self.session.send(b"D", body)
+        return handle
+
+    def cancel(self, handle: OrderHandle) -> bool:
+        """Ask the venue to cancel an open order (always allowed, even when halted)."""
+        if handle.done or self.session is None or not self.session.logged_on:
+            return False
+        cl_ord_id = self._new_cl_ord_id()
+        orig = handle.cl_ord_ids[-1]
+        handle.cl_ord_ids.append(cl_ord_id)
+        self.orders[cl_ord_id] = handle
+        handle.state = OrderState.PENDING_CANCEL if handle.state != OrderState.PENDING_NEW else handle.state
+        body: list[tuple[int, object]] = [(11, cl_ord_id), (38, handle.qty), (41, orig)]
+        if handle.order_id:
+            body.insert(1, (37, handle.order_id))
+        body += [(54, handle.side), (55, handle.symbol), (60, format_utc_timestamp(self._now()))]
+        self.session.send(b"F", body)
+        self._notify(handle, "cancel_sent")
+        return True
+
+    def replace(self, handle: OrderHandle, *, qty: int | None = None, price: int | None = None) -> bool:
+        """Ask the venue to change an open limit order's quantity and/or price (risk-checked)."""
+        if handle.done or handle.ord_type != "limit" or self.session is None or not self.session.logged_on:
+            return False
+        new_qty = handle.qty if qty is None else qty
+        new_price = handle.price if price is None else price
+        extra = new_qty - handle.qty
+        intent = OrderIntent(handle.strategy, handle.symbol, handle.side, max(extra, 0) or new_qty, new_price,
+                             "limit", handle.time_in_force, False, handle.cl_ord_id)
+        denial = self.risk.evaluate(intent, self) if (extra > 0 or new_price != handle.price) else None
+        if denial is not None:
+            self.denials.append(denial)
+            self._notify(handle, "replace_denied", code=denial.code, text=f"[{denial.check}] {denial.text}")
+            return False
+        cl_ord_id = self._new_cl_ord_id()
+        orig = handle.cl_ord_ids[-1]
+        handle.cl_ord_ids.append(cl_ord_id)
+        self.orders[cl_ord_id] = handle
+        handle.state = OrderState.PENDING_REPLACE
+        instrument = self.instruments.get(handle.symbol)
+        body: list[tuple[int, object]] = [(11, cl_ord_id), (21, b"1")]
+        if handle.order_id:
+            body.append((37, handle.order_id))
+        body += [(38, new_qty), (40, b"2"), (41, orig), (44, instrument.to_price(new_price)), (54, handle.side),
+                 (55, handle.symbol), (59, _TIF.get(handle.time_in_force, b"0")),
+                 (60, format_utc_timestamp(self._now()))]
+        self.session.send(b"G", body)
+        self._notify(handle, "replace_sent")
+        return True
+
+    def cancel_all(self, strategy: str | None = None, symbol: str | None = None) -> int:
+        """Cancel every open order (of one strategy / symbol); returns how many cancels were sent."""
+        count = 0
+        for handle in list(self.open_orders.values()):
+            if (strategy is None or handle.strategy == strategy) and (symbol is None or handle.symbol == symbol):
+                count += self.cancel(handle)
+        return count
+
+    def flatten(self, strategy: str, symbol: str, *, protect_ticks: int | None = None) -> OrderHandle | None:
+        """Close a strategy's position with an IOC order at the reference +/- protect_ticks (market if None).
+
+        Flatten is allowed while HALTED: getting out is the point of a halt.
+        """
+        qty = self.portfolio.net(symbol, strategy)
+        if qty == 0:
+            return None
+        side = 2 if qty > 0 else 1
+        reference = self.references.get(symbol)
+        if protect_ticks is not None and reference is not None:
+            price = reference[0] - protect_ticks if side == 2 else reference[0] + protect_ticks
+            return self.submit(strategy, symbol, side, abs(qty), max(price, 1), time_in_force="ioc", flatten=True)
+        return self.submit(strategy, symbol, side, abs(qty), None, ord_type="market", flatten=True)
+
+    def halt(self, *, strategy: str | None = None, who: str = "operator", reason: str = "manual halt") -> None:
+        """Stop new orders (engine-wide or for one strategy); cancels and flatten still pass."""
+        self.risk.set_state(TradingState.HALTED, strategy=strategy, who=who, reason_code="manual", text=reason)
+
+    def resume(self, *, strategy: str | None = None, who: str = "operator", reason: str = "resume") -> None:
+        """Let new orders through again."""
+        self.risk.set_state(TradingState.ACTIVE, strategy=strategy, who=who, reason_code="manual", text=reason)
+
+    # -- FIX APPLICATION (reports from the venue) -------------------------------------------------
+
+    def on_logon_request(self, session: Session, logon: FixMessage) -> None:
+        """The venue's Logon reply needs no checks here."""
+
+    def on_logon(self, session: Session) -> None:
+        """Connected to the venue."""
+
+    def on_logout(self, session: Session) -> None:
+        """Disconnected: orders stay as they were; the venue decides (cancel-on-disconnect)."""
+
+    def from_app(self, session: Session, message: FixMessage) -> None:
+        """Handle an ExecutionReport (8) or OrderCancelReject (9); anything else is not for us."""
+        msg_type = message.msg_type()
+        if msg_type == b"8":
+            self._on_execution_report(message)
+        elif msg_type == b"9":
+            self._on_cancel_reject(message)
+        elif msg_type in (b"W", b"X", b"f", b"h", b"y", b"d", b"r", b"j"):
+            return
+        else:
+            raise BusinessReject(3)
+
+    def _on_execution_report(self, msg: FixMessage) -> None:
+        cl_ord_id = (msg.get(11) or b"").decode("latin-1")
+        handle = self.orders.get(cl_ord_id)
+        if handle is None:
+            return  # a report for an order we do not know (another engine's drop copy, or a restart)
+        now = self._now()
+        exec_type = msg.get(150)
+        status = _ORD_STATUS.get(msg.get(39) or b"", handle.state)
+        order_id = msg.get(37)
+        if order_id and order_id != b"NONE":
+            handle.order_id = order_id.decode("latin-1")
+        if exec_type in (b"F", b"1", b"2"):
+            qty = int(Decimal((msg.get(32) or b"0").decode()))
+            price = self.instruments.get(handle.symbol).to_ticks(msg.get(31) or b"0")
+            handle.cum_qty += qty
+            handle.notional_ticks += qty * price
+            handle.state = status
+            if handle.acked_ns is None:
+                handle.acked_ns = now
+            fill = Fill(handle.cl_ord_ids[0], handle.strategy, handle.symbol, handle.side, qty, price,
+                        (msg.get(17) or b"").decode("latin-1"), now)
+            self.portfolio.apply_fill(handle.strategy, handle.symbol, handle.side, qty, price)
+            self.risk.on_fill(handle.strategy, handle.symbol, handle.side, qty, price, self)
+            self._notify(handle, "fill", fill=fill)
+        elif exec_type == b"0":
+            handle.state = status if status != OrderState.PENDING_NEW else OrderState.NEW
+            handle.acked_ns = now
+            self._notify(handle, "ack")
+        elif exec_type == b"5":
+            handle.qty = int(Decimal((msg.get(38) or b"0").decode()))
+            if msg.get(44) is not None:
+                handle.price = self.instruments.get(handle.symbol).to_ticks(msg.get(44))
+            handle.state = status
+            self._notify(handle, "replaced")
+        elif exec_type == b"4":
+            handle.state = OrderState.CANCELED
+            self._notify(handle, "canceled", text=(msg.get(58) or b"").decode("latin-1"))
+        elif exec_type == b"8":
+            handle.state = OrderState.REJECTED
+            handle.reject_text = (msg.get(58) or b"").decode("latin-1")
+            handle.reject_code = f"venue_{(msg.get(103) or b'99').decode()}"
+            self._notify(handle, "rejected", code=handle.reject_code, text=handle.reject_text)
+        elif exec_type == b"C":
+            handle.state = OrderState.EXPIRED
+            self._notify(handle, "expired")
+        elif exec_type in (b"6", b"E", b"A"):
+            handle.state = status
+            self._notify(handle, "pending")
+        if handle.done:
+            self.open_orders.pop(handle.cl_ord_ids[0], None)
+
+    def _on_cancel_reject(self, msg: FixMessage) -> None:
+        handle = self.orders.get((msg.get(11) or b"").decode("latin-1"))
+        if handle is None:
+            return
+        status = _ORD_STATUS.get(msg.get(39) or b"")
+        if status is not None and status != OrderState.REJECTED:
+            handle.state = status
+        elif handle.state in (OrderState.PENDING_CANCEL, OrderState.PENDING_REPLACE):
+            handle.state = OrderState.PARTIALLY_FILLED if handle.cum_qty else OrderState.NEW
+        text = (msg.get(58) or b"").decode("latin-1")
+        self._notify(handle, "cancel_rejected", code=f"venue_cxl_{(msg.get(102) or b'99').decode()}", text=text)
+        if handle.done:
+            self.open_orders.pop(handle.cl_ord_ids[0], None)
+
+    # -- RISK CONTEXT (what engines.risk reads) ---------------------------------------------------
+
+    def now_ns(self) -> int:
+        """The engine's clock."""
+        return self._now()
+
+    def instrument(self, symbol: str):
+        """Instrument definition for a symbol."""
+        return self.instruments.get(symbol)
+
+    def position(self, symbol: str, strategy: str | None = None) -> int:
+        """Signed filled quantity."""
+        return self.portfolio.net(symbol, strategy)
+
+    def working_qty(self, symbol: str, side: int, strategy: str | None = None) -> int:
+        """Open (unfilled) quantity on one side."""
+        return sum(h.leaves_qty for h in self.open_orders.values()
+                   if h.symbol == symbol and h.side == side and (strategy is None or h.strategy == strategy))
+
+    def open_order_count(self, strategy: str | None = None) -> int:
+        """Number of open orders."""
+        return sum(1 for h in self.open_orders.values() if strategy is None or h.strategy == strategy)
+
+    def reference_price(self, symbol: str) -> tuple[int, int] | None:
+        """Independent reference price (ticks, as_of_ns), or None."""
+        return self.references.get(symbol)
+
+    def realized_pnl(self, strategy: str | None = None) -> Decimal:
+        """Realised P&L in currency."""
+        return self.portfolio.realized(self.instruments, strategy)
+
+    def unrealized_pnl(self, strategy: str | None = None) -> Decimal:
+        """Unrealised P&L in currency against the reference prices."""
+        refs = {symbol: ref[0] for symbol, ref in self.references.items()}
+        return self.portfolio.unrealized(self.instruments, refs, strategy)
+
+    def unacked(self, older_than_ns: int = 0) -> list[OrderHandle]:
+        """Open orders not yet acknowledged by the venue, older than ``older_than_ns``."""
+        now = self._now()
+        return [h for h in self.open_orders.values()
+                if h.acked_ns is None and h.sent_ns is not None and now - h.sent_ns >= older_than_ns]
+
+    # -- INTERNALS -------------------------------------------------------------------------------
+
+    def _pre_checks(self, intent: OrderIntent) -> Denial | None:
+        """Checks no risk configuration can switch off: the order must be expressible at all."""
+        def deny(code: str, text: str) -> Denial:
+            return Denial("engine", code, text, intent.strategy, intent.symbol)
+
+        try:
+            instrument = self.instruments.get(intent.symbol)
+        except InstrumentError as exc:
+            return deny("unknown_symbol", str(exc))
+        if intent.side not in (1, 2):
+            return deny("bad_side", f"side must be 1 (buy) or 2 (sell), got {intent.side!r}")
+        if type(intent.qty) is not int or intent.qty <= 0:
+            return deny("bad_quantity", f"quantity must be a positive integer, got {intent.qty!r}")
+        if intent.qty % instrument.lot_size:
+            return deny("bad_lot", f"quantity {intent.qty} is not a multiple of the lot size {instrument.lot_size}")
+        if intent.ord_type == "limit" and (type(intent.price) is not int or intent.price <= 0):
+            return deny("bad_price", f"a limit order needs a positive integer tick price, got {intent.price!r}")
+        if intent.ord_type not in ("limit", "market"):
+            return deny("bad_order_type", f"order type must be limit or market, got {intent.ord_type!r}")
+        if self.session is None or not self.session.logged_on:
+            return deny("not_connected", f"engine {self.name} is not logged on to the venue")
+        return None
+
+    def _new_cl_ord_id(self) -> str:
+        cl_ord_id = f"{self.name}-{self._next_id}"
+        self._next_id += 1
+        return cl_ord_id
+
+    def _notify(self, handle: OrderHandle, kind: str, *, fill: Fill | None = None, code: str = "",
+                text: str = "") -> None:
+        update = OrderUpdate(kind, handle, self._now(), fill, code, text)
+        handle._publish(update)
+        for callback in self._listeners:
+            callback(update)
