@@ -14,7 +14,11 @@ from sim.instruments import InstrumentError
 from sim.journal import JournalError
 from sim.venue_config import VenueConfigError
 
-USER_ERRORS = (SettingsError, InstrumentError, JournalError, VenueConfigError, FileNotFoundError)
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from scenarios.spec import ScenarioError
+
+    return (SettingsError, InstrumentError, JournalError, VenueConfigError, ScenarioError, FileNotFoundError)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -33,6 +37,45 @@ def _cmd_exchange(args: argparse.Namespace) -> int:
     from sim.venue import main
 
     return main(args.config, args.port, quiet=args.quiet)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from scenarios.report import format_outcome, write_json, write_junit
+    from scenarios.suite import console_progress, run_files, scenario_files
+
+    paths = scenario_files(args.target)
+    outcomes = run_files(paths, args.seed, console_progress if len(paths) > 1 else None)
+    for outcome in outcomes:
+        print(format_outcome(outcome))
+        print()
+    if len(outcomes) > 1:
+        passed = sum(o.passed for o in outcomes)
+        print(f"{passed} passed, {len(outcomes) - passed} failed")
+    if args.junit:
+        write_junit(outcomes, args.junit)
+    if args.json:
+        write_json(outcomes, args.json)
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from scenarios.spec import load_scenario
+    from scenarios.suite import scenario_files
+
+    for path in scenario_files(args.target):
+        scenario = load_scenario(path)
+        print(f"{path}: ok ({scenario.name}: {len(scenario.injects)} injections, {len(scenario.expects)} expectations)")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from scenarios.spec import load_scenario
+    from scenarios.suite import library_files, scenario_files
+
+    for path in scenario_files(args.target) if args.target else library_files():
+        scenario = load_scenario(path)
+        print(f"{scenario.name:28s} {scenario.summary}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     exchange.add_argument("--port", type=_port, default=None, help="listen port (overrides [venue] port)")
     exchange.add_argument("--quiet", action="store_true", help="no session events or status line")
     exchange.set_defaults(func=_cmd_exchange)
+
+    for name, help_text in (("run", "run a scenario file (or every file in a directory) and judge it"),
+                            ("suite", "run every scenario in a directory, with a progress bar")):
+        run = sub.add_parser(name, help=help_text)
+        run.add_argument("target", help="a scenario .toml file or a directory of them")
+        run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+        run.add_argument("--junit", metavar="OUT.xml", help="write JUnit XML (one testcase per scenario and seed)")
+        run.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
+        run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("target", help="a scenario .toml file or a directory of them")
+    validate.set_defaults(func=_cmd_validate)
+
+    listing = sub.add_parser("list", help="list the scenarios of the built-in library (or of a directory)")
+    listing.add_argument("target", nargs="?", default=None, help="a directory of scenarios (default: the library)")
+    listing.set_defaults(func=_cmd_list)
     return parser
 
 
@@ -88,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
+    except _user_errors() as exc:
         print(f"marketdrill {args.command}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -93,7 +93,7 @@ class Journal:
 
     # -- RECORDING ---------------------------------------------------------------------------
 
-    def record(self, kind: str, **data: Any) -> JournalEvent:
+    def record(self, kind: str, /, **data: Any) -> JournalEvent:
         """Append an event stamped with the clock's current time; returns it.
 
         Runtime complexity: O(size of the payload).

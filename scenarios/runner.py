@@ -1,0 +1,323 @@
+"""Run one scenario deterministically: build the world, inject the faults, record, judge.
+
+:func:`run_scenario` runs on the virtual clock (an hour of market in seconds of wall time);
+the same scenario and seed give the same journal hash on any machine.  Everything a run does
+goes through the real pieces: the venue and the firms' order engines talk FIX through their
+sessions over in-memory pipes, strategies trade through the engines, monitors watch the event
+stream and raise alerts, and the router turns alerts into pages.
+
+A run records a :class:`~sim.journal.Journal` (every order update, every order that reached the
+venue, every alert and notification, every injection and change) and a human timeline of the
+key events; :mod:`scenarios.expect` judges the expectations from that record, and
+:mod:`scenarios.report` prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from engines.alert_sinks import MemorySink
+from engines.alerts import AlertRouter, Notification
+from engines.changes import ChangeLog, change_from_risk
+from engines.monitors import MonitorConfig, Monitors
+from engines.order_engine import OrderEngine, OrderUpdate
+from engines.risk import RiskEngine
+from scenarios.spec import Scenario, Step
+from scenarios.world import World
+from sim.clock import VirtualClock, current_clock, run_virtual
+from sim.journal import Journal
+
+TICK_NS = 100_000_000  # monitors and references refresh every 100 ms of virtual time
+
+
+@dataclass(slots=True)
+class TimelineEntry:
+    """One key event of a run, for the report: when, what kind, and a sentence."""
+
+    time_ns: int
+    kind: str
+    text: str
+    layer: str = ""
+    firm: str = ""
+
+
+@dataclass(slots=True)
+class VenueArrival:
+    """An order that reached the venue's matching core."""
+
+    time_ns: int
+    firm: str
+    symbol: str
+    side: str
+    qty: int
+    price: Decimal | None
+    ord_type: str
+    notional: Decimal
+
+
+@dataclass
+class RunRecord:
+    """Everything a run produced that expectations and reports read."""
+
+    scenario: Scenario
+    seed: int
+    start_ns: int
+    end_ns: int = 0
+    journal: Journal | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    arrivals: list[VenueArrival] = field(default_factory=list)
+    refusals: list[TimelineEntry] = field(default_factory=list)
+    halts: list[TimelineEntry] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    inject_times: dict[int, int] = field(default_factory=dict)
+    max_position: dict[tuple[str, str], int] = field(default_factory=dict)
+    sent_by_firm: dict[str, list[int]] = field(default_factory=dict)
+    engines: dict[str, OrderEngine] = field(default_factory=dict)
+    world: World | None = None
+    alerts_fired: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def journal_hash(self) -> str:
+        """The run's fingerprint."""
+        return self.journal.hash if self.journal is not None else ""
+
+    def pages(self) -> list[Notification]:
+        """Notifications that opened an incident on a paging receiver."""
+        return [n for n in self.notifications if n.is_page]
+
+    def note(self, entry: TimelineEntry) -> None:
+        """Add a timeline entry and journal it."""
+        self.timeline.append(entry)
+        if self.journal is not None:
+            self.journal.record("timeline", kind=entry.kind, text=entry.text, layer=entry.layer, firm=entry.firm)
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None, *, latency_ns: int = 50_000) -> RunRecord:
+    """Run a scenario on the virtual clock and return its record (expectations are judged separately)."""
+    clock = VirtualClock()
+    started = time.perf_counter()
+    record = run_virtual(_run(scenario, scenario.seed if seed is None else seed, latency_ns), clock=clock)
+    record.wall_s = time.perf_counter() - started
+    return record
+
+
+async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
+    clock = current_clock()
+    now = clock.now_ns
+    loop = asyncio.get_running_loop()
+    journal = Journal(now)
+    record = RunRecord(scenario, seed, now(), journal=journal)
+    journal.record("run.start", scenario=scenario.name, seed=seed)
+    world = World(scenario.venue, now_ns=now, latency_ns=latency_ns)
+    record.world = world
+    changes = ChangeLog(now_ns=now)
+    changes.subscribe(lambda change: journal.record("change", **change.to_payload()))
+    sink = MemorySink()
+    router = AlertRouter(None, now_ns=now, changes=changes, journal=journal)
+    router.add_sink(sink)
+    monitors = Monitors(MonitorConfig(), emit=router.receive, venue=scenario.venue.comp_id)
+    seeds = np.random.SeedSequence(seed).spawn(2)
+
+    _watch_venue(world, record)
+    _venue_layer_off(world, {f.id for f in scenario.firms if not f.layers["venue"]})
+    for firm in scenario.firms:
+        risk = RiskEngine(firm.risk, enabled=firm.layers["engine"], clock=now,
+                          on_change=lambda c, f=firm.id: changes.add(change_from_risk(c, {"firm": f})))
+        engine = world.add_engine(firm.id, firm.comp_id, risk=risk)
+        record.engines[firm.id] = engine
+        monitors.watch(engine)
+        engine.subscribe(lambda update, f=firm.id: _on_update(record, f, update))
+    market = _start_agents(world, scenario, clock, np.random.default_rng(seeds[0]))
+    _watch_feed(world, monitors, now)
+    _watch_status(world, monitors, record, now)
+    await world.logged_on()
+    _refresh_references(world, market, record)
+
+    from scenarios.strategies_factory import build_strategies
+
+    strategies = build_strategies(scenario, world, np.random.default_rng(seeds[1]))
+    for strategy in strategies:
+        strategy.start()
+
+    from scenarios.injections import Injector
+
+    injector = Injector(scenario, world, record, changes, market, strategies)
+    start = now()
+    for step in scenario.injects:
+        if step.at_ns is not None:
+            loop.call_at_ns(start + step.at_ns, injector.apply, step)
+    end = start + scenario.duration_ns
+    while now() < end:
+        await asyncio.sleep(min(TICK_NS, end - now()) / 1e9)
+        _refresh_references(world, market, record)
+        injector.poll_conditions()
+        monitors.tick(now())
+        router.tick(now())
+    for strategy in strategies:
+        strategy.stop()
+    if market is not None:
+        market.stop(cancel_orders=False)
+    router.tick(now())
+    record.notifications = list(sink.notifications)
+    record.alerts_fired = list(monitors.fired)
+    for notification in record.pages():
+        alert = notification.firing[0] if notification.firing else notification.alerts[0]
+        causes = "; ".join(alert.causes)
+        record.note(TimelineEntry(notification.time_ns, "page", f"PAGE {alert.name}: {alert.symptom}"
+                                  + (f" (causes: {causes})" if causes else ""), firm=alert.labels.get("firm", "")))
+    record.end_ns = now()
+    record.timeline.sort(key=lambda e: e.time_ns)
+    journal.record("run.end", hash_before=journal.hash)
+    return record
+
+
+def _on_update(record: RunRecord, firm: str, update: OrderUpdate) -> None:
+    handle = update.handle
+    journal = record.journal
+    assert journal is not None
+    payload = {"firm": firm, "strategy": handle.strategy, "symbol": handle.symbol, "cl_ord_id": handle.cl_ord_ids[0],
+               "kind": update.kind, "state": str(handle.state), "side": handle.side, "qty": handle.qty,
+               "price": handle.price, "code": update.code}
+    if update.fill is not None:
+        payload["fill_qty"] = update.fill.qty
+        payload["fill_px"] = update.fill.price
+        engine = record.engines[firm]
+        key = (firm, handle.symbol)
+        record.max_position[key] = max(record.max_position.get(key, 0), abs(engine.position(handle.symbol)))
+    journal.record("order", **payload)
+    if update.kind == "sent":
+        record.sent_by_firm.setdefault(firm, []).append(update.time_ns)
+    elif update.kind in ("denied", "replace_denied"):
+        layer = "strategy" if update.code.startswith("strategy") else "engine"
+        entry = TimelineEntry(update.time_ns, "refused", f"{firm}/{handle.strategy}: order {handle.side_text()} "
+                              f"{handle.qty:,} {handle.symbol} refused by the {layer}: {update.text}", layer, firm)
+        record.refusals.append(entry)
+        if len([r for r in record.refusals if r.firm == firm]) <= 3:
+            record.note(entry)
+    elif update.kind == "rejected":
+        entry = TimelineEntry(update.time_ns, "refused", f"{firm}/{handle.strategy}: order {handle.side_text()} "
+                              f"{handle.qty:,} {handle.symbol} rejected by the venue: {update.text}", "venue", firm)
+        record.refusals.append(entry)
+        if len([r for r in record.refusals if r.firm == firm]) <= 3:
+            record.note(entry)
+
+
+def _watch_venue(world: World, record: RunRecord) -> None:
+    """Record every order that reaches the venue's matching core (the 'damage' that got through)."""
+    exchange = world.venue.exchange
+    original: Callable[..., list] = exchange.new_order
+    instruments = world.config.instruments
+
+    def new_order(**kwargs: Any) -> list:
+        symbol = kwargs["symbol"]
+        firm = kwargs["firm"]
+        if not firm.startswith("AGENTS") and symbol in instruments:
+            instrument = instruments.get(symbol)
+            price = instrument.to_decimal(kwargs["price"]) if kwargs.get("price") is not None else None
+            reference = instrument.to_decimal(instrument.reference_ticks)
+            notional = kwargs["qty"] * (price if price is not None else reference)
+            arrival = VenueArrival(world.now_ns(), firm, symbol, "buy" if kwargs["side"] == 1 else "sell",
+                                   kwargs["qty"], price, str(kwargs["ord_type"].name).lower(), notional)
+            record.arrivals.append(arrival)
+            assert record.journal is not None
+            record.journal.record("venue.order", firm=firm, symbol=symbol, side=arrival.side, qty=arrival.qty,
+                                  price=str(price) if price is not None else None)
+        return original(**kwargs)
+
+    exchange.new_order = new_order  # type: ignore[method-assign]
+
+
+def _venue_layer_off(world: World, firms: set[str]) -> None:
+    """Switch the venue's order checks off for these firms (the "venue layer off" variants)."""
+    if not firms:
+        return
+    guard = world.venue.exchange.guard
+    check_new, check_replace = guard.check_new, guard.check_replace
+
+    def new(exchange, order, instrument):
+        return None if order.firm in firms else check_new(exchange, order, instrument)
+
+    def replace(exchange, order, instrument, qty, price):
+        return None if order.firm in firms else check_replace(exchange, order, instrument, qty, price)
+
+    guard.check_new, guard.check_replace = new, replace  # type: ignore[method-assign]
+
+
+def _start_agents(world: World, scenario: Scenario, clock, rng) -> Any:
+    """The background market, seeded from the scenario seed (None when [agents] is absent or off)."""
+    if not scenario.venue.agents or not scenario.venue.agents.get("enabled", True):
+        return None
+    from sim.agents import Market, agents_config_from_dict
+
+    config = agents_config_from_dict(scenario.venue.agents, source=scenario.source)
+    if not config.enabled:
+        return None
+    gateway = world.venue.gateway
+    original = gateway.dispatch
+    market = Market(config, world.venue.exchange, clock, rng=rng, emit=original)
+
+    def dispatch(events: list) -> None:
+        original(events)
+        market.watch(events)
+
+    gateway.dispatch = dispatch  # type: ignore[method-assign]
+    market.start()
+    return market
+
+
+def _watch_feed(world: World, monitors: Monitors, now: Callable[[], int]) -> None:
+    """Show monitors the market data subscribers see (after feed faults), as best bid/ask."""
+    publisher = world.venue.publisher
+    original = publisher._publish
+
+    def publish(change) -> None:
+        original(change)
+        view = publisher.published.get(change.symbol, {})
+        bids = [p for (s, p), q in view.items() if s == 1 and q]
+        asks = [p for (s, p), q in view.items() if s == 2 and q]
+        monitors.on_market_data(change.symbol, now(), max(bids) if bids else None, min(asks) if asks else None)
+
+    publisher._publish = publish  # type: ignore[method-assign]
+
+
+def _watch_status(world: World, monitors: Monitors, record: RunRecord, now: Callable[[], int]) -> None:
+    """Show monitors (and the timeline) the venue's phase changes: halts, pauses, re-opens."""
+    from sim.venue_events import StatusChange
+
+    for holder in (world.venue.gateway, world.venue.phases):
+        attribute = "dispatch" if holder is world.venue.gateway else "emit"
+        original = getattr(holder, attribute)
+
+        def observed(events: list, original=original) -> None:
+            original(events)
+            for event in events:
+                if type(event) is StatusChange:
+                    monitors.on_venue_status(event.symbol, event.phase, event.text, now())
+                    record.note(TimelineEntry(now(), "venue", f"venue: {event.symbol} {event.phase} ({event.text})"))
+
+        setattr(holder, attribute, observed)
+
+
+def _refresh_references(world: World, market: Any, record: RunRecord) -> None:
+    """Engines' independent reference price: the market's fair value (or the instrument's reference)."""
+    for symbol in world.config.instruments.symbols:
+        if market is not None:
+            fair = market.fair(symbol)
+        else:
+            fair = world.config.instruments.get(symbol).reference_ticks
+        for engine in world.engines.values():
+            engine.set_reference(symbol, fair)
+
+
+def step_time(record: RunRecord, step: Step) -> int:
+    """When an inject step happened (its scheduled time, or when its condition fired)."""
+    return record.inject_times.get(step.index, record.start_ns + (step.at_ns or 0))

@@ -1,0 +1,75 @@
+"""Run scenario files and judge them: one file, a directory, or the built-in library."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from scenarios.expect import judge
+from scenarios.report import Outcome
+from scenarios.runner import run_scenario
+from scenarios.spec import ScenarioError, load_scenario
+
+LIBRARY = Path(__file__).resolve().parent / "library"
+
+
+def library_files() -> list[Path]:
+    """The built-in incident library, in name order."""
+    return sorted(LIBRARY.glob("*.toml"))
+
+
+def scenario_files(target: str | Path) -> list[Path]:
+    """The scenario files of a path (a file, or every ``*.toml`` in a directory, sorted)."""
+    path = Path(target)
+    if path.is_dir():
+        files = sorted(path.glob("*.toml"))
+        if not files:
+            raise ScenarioError(f"{path}: no *.toml scenario files in this directory")
+        return files
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such scenario file or directory")
+    return [path]
+
+
+def run_file(path: str | Path, seed: int | None = None) -> Outcome:
+    """Load, run and judge one scenario file; a harness failure becomes an ``error`` outcome."""
+    scenario = load_scenario(path)
+    used_seed = scenario.seed if seed is None else seed
+    try:
+        record = run_scenario(scenario, used_seed)
+    except Exception as exc:  # the harness broke: report it as an error, keep the suite going
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return Outcome(scenario.name, used_seed, None,
+                       error=f"{detail} (at {Path(where.filename).name}:{where.lineno})", source=str(path))
+    if record.errors:
+        return Outcome(scenario.name, used_seed, record, judge(record), error="; ".join(record.errors),
+                       source=str(path))
+    return Outcome(scenario.name, used_seed, record, judge(record), source=str(path))
+
+
+def run_files(paths: list[Path], seed: int | None = None,
+              progress: Callable[[int, int, str, float], None] | None = None) -> list[Outcome]:
+    """Run several files in order, reporting progress after each."""
+    outcomes = []
+    started = time.perf_counter()
+    for index, path in enumerate(paths, start=1):
+        outcomes.append(run_file(path, seed))
+        if progress is not None:
+            progress(index, len(paths), outcomes[-1].name, time.perf_counter() - started)
+    return outcomes
+
+
+def console_progress(index: int, total: int, name: str, elapsed: float) -> None:
+    """A one-line progress bar on stderr (rewritten in place on a terminal)."""
+    width = 24
+    filled = width * index // total
+    eta = elapsed / index * (total - index)
+    line = f"[{'#' * filled}{'.' * (width - filled)}] {index}/{total} {name}  {elapsed:.1f}s, ~{eta:.0f}s left"
+    if sys.stderr.isatty():
+        print("\r" + line.ljust(100), end="" if index < total else "\n", file=sys.stderr, flush=True)
+    else:
+        print(line, file=sys.stderr, flush=True)
