@@ -281,10 +281,8 @@ def _watch_feed(world: World, monitors: Monitors, now: Callable[[], int]) -> Non
 
     def publish(change) -> None:
         original(change)
-        view = publisher.published.get(change.symbol, {})
-        bids = [p for (s, p), q in view.items() if s == 1 and q]
-        asks = [p for (s, p), q in view.items() if s == 2 and q]
-        monitors.on_market_data(change.symbol, now(), max(bids) if bids else None, min(asks) if asks else None)
+        bid, ask = publisher.shown_top(change.symbol)
+        monitors.on_market_data(change.symbol, now(), bid, ask)
 
     publisher._publish = publish  # type: ignore[method-assign]
 

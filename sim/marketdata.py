@@ -126,6 +126,18 @@ class MarketDataPublisher:
                 entries.append((b"2", side, price, 0))
         self._send_entries(symbol, entries, change.trades)
 
+    def shown_top(self, symbol: str) -> tuple[int | None, int | None]:
+        """Best bid and ask (ticks) as subscribers see them now, feed faults included."""
+        view = self.published.get(symbol, {})
+        bids = [p for (side, p), q in view.items() if side == 1 and q]
+        asks = [p for (side, p), q in view.items() if side == 2 and q]
+        fault = self.faults.get(symbol)
+        shift = fault.corrupt_ticks if fault is not None else 0
+        cross = fault.crossed_ticks if fault is not None else 0
+        bid = max(bids) + shift + cross if bids else None
+        ask = min(asks) + shift if asks else None
+        return bid, ask
+
     def resync(self, symbol: str) -> None:
         """Publish the difference between the real book and what subscribers last saw."""
         actual = self._levels(symbol)
