@@ -32,9 +32,10 @@ from typing import Any
 __all__ = ["Matcher", "Route", "Receiver", "InhibitRule", "RouterConfig", "Silence", "parse_duration",
            "compile_routes", "default_config"]
 
-_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
+# Alertmanager's units plus us/ns: market time is finer than alerting time.
+_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
        "d": 86_400_000_000_000, "w": 604_800_000_000_000, "y": 365 * 86_400_000_000_000}
-_DURATION = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
+_DURATION = re.compile(r"(\d+)(ns|us|ms|y|w|d|h|m|s)")
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$')
 SEVERITIES = ("page", "ticket", "info")
 

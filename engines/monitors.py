@@ -34,8 +34,8 @@ S = 1_000_000_000
 class MonitorConfig:
     """Thresholds of every rule (None switches a rule off)."""
 
-    fill_too_good_ticks: int | None = 10          # a fill this far from fair value, in ticks ...
-    fill_too_good_bps: int = 100                  # ... or in basis points of fair value, whichever is larger
+    fill_too_good_ticks: int | None = 4           # a fill this far from fair value, in ticks ...
+    fill_too_good_bps: int = 15                   # ... or in basis points of fair value, whichever is larger
     stale_feed_ns: int | None = 5 * S             # no market data update for this long
     unacked_ns: int | None = 2 * S                # an order unacknowledged this long
     reject_storm: tuple[int, int] | None = (20, 10 * S)       # N rejects/denials within a window
@@ -241,6 +241,10 @@ class Monitors:
                 why = engine.risk.why(scope)
                 text = why.text if why is not None else "halted"
                 labels = {"firm": name} if scope is None else {"firm": name, "strategy": scope}
+                symbols = {h.symbol for h in engine.orders.values() if scope is None or h.strategy == scope}
+                if len(symbols) == 1:
+                    # one symbol: group with that symbol's other symptoms (one fault, one page)
+                    labels["symbol"] = symbols.pop()
                 who = f"{'engine ' + name if scope is None else 'strategy ' + scope}"
                 self.fire("TradingHalted", "page", "trading", labels, now, f"{who} is halted and cannot trade",
                           reason=why.reason_code if why is not None else "halted", causes=[text], key=key)

@@ -22,6 +22,21 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from scenarios.report import format_outcome
+    from scenarios.suite import console_progress, library_files, run_files
+
+    files = library_files()
+    print(f"marketdrill demo: running the incident library ({len(files)} scenarios) in virtual time\n", flush=True)
+    outcomes = run_files(files, None, console_progress)
+    for outcome in outcomes:
+        print(format_outcome(outcome, timeline_limit=8))
+        print()
+    passed = sum(o.passed for o in outcomes)
+    print(f"{passed} passed, {len(outcomes) - passed} failed")
+    return 0 if passed == len(outcomes) else 1
+
+
+def _cmd_book_demo(args: argparse.Namespace) -> int:
     from scenarios.demo import run_demo
 
     return run_demo(seed=args.seed, orders=args.orders)

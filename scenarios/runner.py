@@ -146,7 +146,8 @@ async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
 
     strategies = build_strategies(scenario, world, np.random.default_rng(seeds[1]))
     for strategy in strategies:
-        strategy.start()
+        if not getattr(strategy, "dormant", False):
+            strategy.start()
 
     from scenarios.injections import Injector
 
@@ -163,6 +164,8 @@ async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
         monitors.tick(now())
         router.tick(now())
     for strategy in strategies:
+        if getattr(strategy, "state", None) != "running" and hasattr(strategy, "state"):
+            continue
         strategy.stop()
     if market is not None:
         market.stop(cancel_orders=False)
@@ -172,8 +175,13 @@ async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
     for notification in record.pages():
         alert = notification.firing[0] if notification.firing else notification.alerts[0]
         causes = "; ".join(alert.causes)
+        changed = "; ".join(change.describe(notification.time_ns) for change in alert.changes)
+        others = sorted({a.name for a in notification.alerts} - {alert.name})
         record.note(TimelineEntry(notification.time_ns, "page", f"PAGE {alert.name}: {alert.symptom}"
-                                  + (f" (causes: {causes})" if causes else ""), firm=alert.labels.get("firm", "")))
+                                  + (f" (causes: {causes})" if causes else "")
+                                  + (f" (what changed: {changed})" if changed else "")
+                                  + (f" (grouped with: {', '.join(others)})" if others else ""),
+                                  firm=alert.labels.get("firm", "")))
     record.end_ns = now()
     record.timeline.sort(key=lambda e: e.time_ns)
     journal.record("run.end", hash_before=journal.hash)

@@ -261,7 +261,7 @@ class _Checker:
                     raise self.fail(path + ("risk", key), f"{label}: unknown risk limit {key!r}"
                                     f"{_hint(key, RiskLimits.names())}")
             try:
-                risk = RiskLimits(**{k: _risk_value(v) for k, v in risk_raw.items()})
+                risk = RiskLimits(**{k: _risk_value(k, v) for k, v in risk_raw.items()})
             except (TypeError, ValueError) as exc:
                 key = next((k for k in risk_raw if k in str(exc)), None)
                 raise self.fail(path + (("risk", key) if key else ("risk",)), f"{label}: [firm.risk] {exc}") from None
@@ -443,10 +443,15 @@ class _Checker:
         raise AssertionError(kind)
 
 
-def _risk_value(value: Any) -> Any:
-    """TOML gives floats for 1e6; risk limits want exact text or integers."""
+def _risk_value(name: str, value: Any) -> Any:
+    """TOML gives floats for 1e6; risk limits want exact text or integers; ``*_ns`` take "5s" too."""
     if isinstance(value, float):
         raise ValueError(f"write decimal limits as strings (\"1000000\"), got the float {value!r}")
+    if name.endswith("_ns") and isinstance(value, str):
+        try:
+            return parse_duration(value, name)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
     return value
 
 
