@@ -95,15 +95,11 @@ def _halt(record: RunRecord, step: Step) -> Verdict:
     origin, what = _origin(record, step)
     scope = f["scope"]
     if scope == "venue":
-        assert record.world is not None
-        changes = [c for c in record.world.venue.changes if c.time_ns >= origin and "halt" in str(c.what).lower()
-                   and (not f.get("symbol") or f["symbol"] in str(c.target))]
-        fired = [p for p in getattr(record.world.venue.protections, "fired", []) if p.time_ns >= origin
-                 and ("pause" in p.code or "halt" in p.code or "limit_state" in p.code)]
-        times = sorted([c.time_ns for c in changes] + [p.time_ns for p in fired])
-        if not times:
-            return Verdict(step, False, f"the venue never halted or paused after {what}")
-        return _timed(step, times[0] - origin, what, f"the venue halted/paused {f.get('symbol', '')}".strip())
+        halts = [h for h in record.halts if h.time_ns >= origin and (not f.get("symbol") or h.firm == f["symbol"])]
+        if not halts:
+            return Verdict(step, False, f"the venue never halted or paused {f.get('symbol', '')} after {what}")
+        first = halts[0]
+        return _timed(step, first.time_ns - origin, what, f"the venue {first.kind} {first.firm} ({first.text})")
     firm = f.get("firm")
     engines = [record.engines[firm]] if firm else list(record.engines.values())
     found = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 import re
+from decimal import Decimal
 from typing import Any
 
 from engines.changes import ChangeLog
@@ -191,9 +192,24 @@ class Injector:
         self.changes.record("instrument", venue.config.comp_id, f"tick size of {f['symbol']}",
                             old=str(venue.exchange.instruments.get(f["symbol"]).tick_size), new=f["tick_size"],
                             reason="exchange-driven change", labels={"symbol": f["symbol"]})
+        old_tick = venue.exchange.instruments.get(f["symbol"]).tick_size
         venue.change_instrument(f["symbol"], tick_size=f["tick_size"], at_ns=effective if f.get("announced") else None,
                                 reason="exchange-driven tick size change")
-        self._note(f"change: {f['symbol']} tick size -> {f['tick_size']}", kind="change")
+        self._note(f"change: {f['symbol']} tick size -> {f['tick_size']} "
+                   f"(effective in {f.get('announced', 0) / 1e9:g}s)", kind="change")
+
+        def rescale_market() -> None:
+            # The background market thinks in ticks too: move its fair value onto the new grid.
+            if self.market is None:
+                return
+            fair = self.market.fair(f["symbol"])
+            new_fair = int((fair * old_tick / Decimal(f["tick_size"])).to_integral_value())
+            self.market.shift_fundamental(f["symbol"], new_fair - fair)
+
+        if f.get("announced"):
+            self._later(f["announced"], rescale_market)
+        else:
+            rescale_market()
 
     # -- CONNECTIVITY ----------------------------------------------------------------------------
 

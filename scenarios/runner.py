@@ -308,20 +308,29 @@ def _watch_status(world: World, monitors: Monitors, record: RunRecord, now: Call
             for event in events:
                 if type(event) is StatusChange:
                     monitors.on_venue_status(event.symbol, event.phase, event.text, now())
+                    if event.phase in ("halted", "paused"):
+                        record.halts.append(TimelineEntry(now(), event.phase, event.text, "venue", event.symbol))
                     record.note(TimelineEntry(now(), "venue", f"venue: {event.symbol} {event.phase} ({event.text})"))
 
         setattr(holder, attribute, observed)
 
 
 def _refresh_references(world: World, market: Any, record: RunRecord) -> None:
-    """Engines' independent reference price: the market's fair value (or the instrument's reference)."""
-    for symbol in world.config.instruments.symbols:
-        if market is not None:
-            fair = market.fair(symbol)
-        else:
-            fair = world.config.instruments.get(symbol).reference_ticks
+    """Engines' independent reference price: the market's fair value (or the instrument's reference).
+
+    The venue and each firm may disagree on the tick size after an exchange-driven change, so the
+    reference travels as a price and is put on each engine's own grid.
+    """
+    venue_instruments = world.venue.exchange.instruments
+    for symbol in venue_instruments.symbols:
+        venue_instrument = venue_instruments.get(symbol)
+        fair = market.fair(symbol) if market is not None else venue_instrument.reference_ticks
+        price = venue_instrument.to_decimal(fair)
         for engine in world.engines.values():
-            engine.set_reference(symbol, fair)
+            if symbol not in engine.instruments:
+                continue
+            tick = engine.instruments.get(symbol).tick_size
+            engine.set_reference(symbol, int((price / tick).to_integral_value()))
 
 
 def step_time(record: RunRecord, step: Step) -> int:

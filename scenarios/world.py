@@ -17,6 +17,7 @@ from sim.fix.session import Session, SessionConfig
 from sim.fix.store import SessionID
 from sim.fix.transport import SessionDriver, memory_pipe
 from sim.venue import Venue
+from sim.instruments import InstrumentTable
 from sim.venue_config import VenueConfig
 
 
@@ -56,7 +57,9 @@ class World:
         """Create an order engine for a firm's CompID and connect it to the venue."""
         begin = self.config.begin_strings[0]
         sid = SessionID(begin, comp_id, self.config.comp_id)
-        engine = OrderEngine(name, self.config.instruments, now_ns=self.now_ns, risk=risk)
+        # The firm's own copy of the reference data: an exchange-driven change at the venue does not
+        # reach it until someone updates it (the shape of every tick-size incident).
+        engine = OrderEngine(name, InstrumentTable(list(self.config.instruments)), now_ns=self.now_ns, risk=risk)
         session = Session(SessionConfig(sid, initiator=True, heartbeat_s=heartbeat_s, reset_on_logon=True),
                           now_ns=self.now_ns, application=engine)
         engine.attach(session)
