@@ -66,6 +66,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if len(outcomes) > 1:
         passed = sum(o.passed for o in outcomes)
         print(f"{passed} passed, {len(outcomes) - passed} failed")
+    if args.journal_dir:
+        from pathlib import Path
+
+        directory = Path(args.journal_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for outcome in outcomes:
+            if outcome.record is not None and outcome.record.journal is not None:
+                target = directory / f"{outcome.name}-seed{outcome.seed}.journal.jsonl"
+                outcome.record.journal.write(target)
+                print(f"journal written to {target}")
     if args.junit:
         write_junit(outcomes, args.junit)
     if args.json:
@@ -90,6 +100,37 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for path in scenario_files(args.target) if args.target else library_files():
         scenario = load_scenario(path)
         print(f"{scenario.name:28s} {scenario.summary}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from scenarios.replay import describe, replay
+
+    result = replay(args.journal)
+    print(describe(result))
+    return 0 if result.identical else 1
+
+
+def _cmd_changes(args: argparse.Namespace) -> int:
+    from engines.alert_config import ConfigError, parse_duration
+    from engines.changes import ChangeLog, format_timeline
+    from sim.journal import read_journal
+
+    events, _ = read_journal(args.journal)
+    log = ChangeLog.from_journal(events)
+    labels = {}
+    for item in args.label:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"marketdrill changes: --label takes KEY=VALUE, got {item!r}")
+        labels[key] = value
+    since = None
+    if args.since:
+        try:
+            since = events[0].time_ns + parse_duration(args.since, "--since") if events else None
+        except ConfigError as exc:
+            raise SystemExit(f"marketdrill changes: {exc}") from None
+    print(format_timeline(log.since(0), since=since, labels=labels or None))
     return 0
 
 
@@ -126,7 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
         run.add_argument("--junit", metavar="OUT.xml", help="write JUnit XML (one testcase per scenario and seed)")
         run.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
+        run.add_argument("--journal-dir", metavar="DIR", help="write each run's event journal (for replay)")
         run.set_defaults(func=_cmd_run)
+
+    replay_cmd = sub.add_parser("replay", help="re-run a recorded journal's scenario and report any difference")
+    replay_cmd.add_argument("journal", help="a journal written by marketdrill run --journal-dir")
+    replay_cmd.set_defaults(func=_cmd_replay)
+
+    changes = sub.add_parser("changes", help="print the What Changed timeline of a recorded run")
+    changes.add_argument("journal", help="a journal written by marketdrill run --journal-dir")
+    changes.add_argument("--since", help="only changes after this much run time, e.g. 2m")
+    changes.add_argument("--label", action="append", default=[], help="only changes touching KEY=VALUE")
+    changes.set_defaults(func=_cmd_changes)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("target", help="a scenario .toml file or a directory of them")

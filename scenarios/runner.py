@@ -116,11 +116,11 @@ async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
     loop = asyncio.get_running_loop()
     journal = Journal(now)
     record = RunRecord(scenario, seed, now(), journal=journal)
-    journal.record("run.start", scenario=scenario.name, seed=seed)
+    journal.record("run.start", scenario=scenario.name, seed=seed, scenario_toml=scenario.text)
     world = World(scenario.venue, now_ns=now, latency_ns=latency_ns)
     record.world = world
     changes = ChangeLog(now_ns=now)
-    changes.subscribe(lambda change: journal.record("change", **change.to_payload()))
+    changes.subscribe(lambda change: journal.record("change", change=change.to_payload()))
     sink = MemorySink()
     router = AlertRouter(None, now_ns=now, changes=changes, journal=journal)
     router.add_sink(sink)

@@ -19,6 +19,7 @@ strings (``"100.05"``) so they stay exact.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
 from dataclasses import dataclass, field
@@ -144,6 +145,7 @@ class Scenario:
     tags: tuple[str, ...] = ()
     drill: dict[str, Any] = field(default_factory=dict)
     source: str = "<scenario>"
+    text: str = field(default="", repr=False)  # the TOML as written: journaled so a run can be replayed
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -162,7 +164,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: TOML syntax error: {exc}") from None
-    return _Checker(data, source, locate_keys(text)).scenario()
+    return dataclasses.replace(_Checker(data, source, locate_keys(text)).scenario(), text=text)
 
 
 class _Checker:

@@ -1,0 +1,46 @@
+"""Replay: a recorded journal re-runs bit for bit; a behaviour change is reported at its first event."""
+
+from __future__ import annotations
+
+import pytest
+
+import scenarios.runner as runner
+from engines.monitors import MonitorConfig
+from scenarios.replay import describe, replay
+from scenarios.runner import run_scenario
+from scenarios.spec import ScenarioError, load_scenario
+from scenarios.suite import LIBRARY
+
+
+def _record(tmp_path, name="goldman-options-2013-all-off"):
+    record = run_scenario(load_scenario(LIBRARY / f"{name}.toml"))
+    path = tmp_path / "run.journal.jsonl"
+    record.journal.write(path)
+    return path, record
+
+
+def test_replaying_with_the_same_code_gives_no_difference_and_the_same_hash(tmp_path):
+    path, record = _record(tmp_path)
+    result = replay(path)
+    assert result.identical and result.replayed_hash == record.journal_hash
+    assert "no differences" in describe(result)
+
+
+def test_a_changed_monitor_threshold_is_reported_at_the_first_differing_event(tmp_path, monkeypatch):
+    path, _ = _record(tmp_path)
+    monkeypatch.setattr(runner, "MonitorConfig", lambda: MonitorConfig(fill_too_good_ticks=None))
+    result = replay(path)
+    assert not result.identical and result.differences > 0
+    index, recorded, today = result.first_difference
+    assert "FillTooGood" in str(recorded.data) or "page" in recorded.kind or "alert" in str(recorded.data)
+    assert "first difference at event" in describe(result)
+
+
+def test_a_file_that_is_not_a_run_journal_is_refused(tmp_path):
+    from sim.journal import Journal
+
+    journal = Journal()
+    journal.record("something")
+    journal.write(tmp_path / "other.jsonl")
+    with pytest.raises(ScenarioError, match="not a scenario run journal"):
+        replay(tmp_path / "other.jsonl")
