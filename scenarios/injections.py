@@ -239,7 +239,7 @@ class Injector:
         self._note(f"fault injected: {f['firm']} link latency {f['latency'] / 1e6:g} ms", firm=f["firm"])
         if f.get("duration"):
             def restore() -> None:
-                for link, latency in zip(links, before):
+                for link, latency in zip(links, before, strict=True):
                     link.latency_ns = latency
                 self._note(f"fault lifted: {f['firm']} link latency back to normal", firm=f["firm"])
             self._later(f["duration"], restore)

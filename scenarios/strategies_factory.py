@@ -36,7 +36,7 @@ class Idle:
 def build_strategies(scenario: Scenario, world: World, rng: np.random.Generator) -> list[Any]:
     """One strategy object per ``[[strategy]]``, each with its own child random stream."""
     streams = rng.spawn(len(scenario.strategies)) if scenario.strategies else []
-    return [build_strategy(spec, world, stream, scenario) for spec, stream in zip(scenario.strategies, streams)]
+    return [build_strategy(spec, world, stream, scenario) for spec, stream in zip(scenario.strategies, streams, strict=True)]
 
 
 _CLASSES = {

@@ -16,8 +16,8 @@ from engines.risk import RiskEngine
 from sim.fix.session import Session, SessionConfig
 from sim.fix.store import SessionID
 from sim.fix.transport import SessionDriver, memory_pipe
-from sim.venue import Venue
 from sim.instruments import InstrumentTable
+from sim.venue import Venue
 from sim.venue_config import VenueConfig
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from engines.monitors import S, MonitorConfig, Monitors
+from engines.monitors import MonitorConfig, Monitors, S
 from engines.order_engine import Fill, OrderHandle, OrderUpdate
 
 

@@ -38,7 +38,7 @@ def test_logon_with_seqnum_too_high_is_answered_then_a_resend_request_follows():
 def test_a_reset_logon_during_a_session_resets_both_sequence_numbers():
     tw = Counterparty()
     tw.logon()
-    for i in range(3):
+    for _ in range(3):
         tw.send("0")
     [reply] = tw.logon(seq=1)
     assert reply.msg_type() == b"A"
