@@ -198,6 +198,8 @@ class OrderEngine:
     def set_reference(self, symbol: str, ticks: int, as_of_ns: int | None = None) -> None:
         """Record an independent reference price for a symbol (risk collars and P&L use it)."""
         self.references[symbol] = (ticks, self._now() if as_of_ns is None else as_of_ns)
+        if self.risk.enabled and self.orders:
+            self.risk.check_loss(self)  # a loss limit can be breached by the market moving, not only by fills
 
     # -- STRATEGY API ----------------------------------------------------------------------------
 
@@ -217,6 +219,13 @@ class OrderEngine:
             self._notify(handle, "denied", code=denial.code, text=f"[{denial.check}] {denial.text}")
             return handle
         instrument = self.instruments.get(symbol)
+        if ord_type == "market":
+            # "protect" policy: a market order goes out as an IOC limit at the protection price
+            # (CME-style protection points), never as a naked market order.
+            protected = self.risk.protection_price(intent, self) if self.risk.enabled else None
+            if protected is not None:
+                ord_type, price, time_in_force = "limit", protected, "ioc"
+                handle.ord_type, handle.price, handle.time_in_force = ord_type, price, time_in_force
         body: list[tuple[int, object]] = [(11, cl_ord_id), (21, b"1"), (38, qty),
                                           (40, b"2" if ord_type == "limit" else b"1")]
         if price is not None and ord_type == "limit":
@@ -265,6 +274,8 @@ class OrderEngine:
             self.denials.append(denial)
             self._notify(handle, "replace_denied", code=denial.code, text=f"[{denial.check}] {denial.text}")
             return False
+        if extra > 0 or new_price != handle.price:
+            self.risk.on_submitted(intent, self)  # a replace is a message too: it counts towards the rate
         cl_ord_id = self._new_cl_ord_id()
         orig = handle.cl_ord_ids[-1]
         handle.cl_ord_ids.append(cl_ord_id)
@@ -330,7 +341,7 @@ class OrderEngine:
             self._on_execution_report(message)
         elif msg_type == b"9":
             self._on_cancel_reject(message)
-        elif msg_type in (b"W", b"X", b"f", b"h", b"y", b"d", b"r", b"j"):
+        elif msg_type in (b"W", b"X", b"Y", b"f", b"h", b"y", b"d", b"r", b"j"):
             return
         else:
             raise BusinessReject(3)
