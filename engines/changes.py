@@ -32,6 +32,7 @@ from enum import Enum
 from typing import Any
 
 from sim.clock import NS_PER_MIN, format_utc
+from sim.journal import JournalError, check_payload
 
 __all__ = ["KINDS", "JOURNAL_KIND", "ALERT_ONLY_LABELS", "ChangeEvent", "ChangeLog", "labels_touch",
            "change_from_risk", "format_timeline"]
@@ -59,21 +60,11 @@ class ChangeError(ValueError):
 
 
 def _check_value(value: Any, path: str) -> None:
-    # the same rule as the journal's payload check, applied when the change is made so the
-    # error points at the component that recorded it rather than at a later journal write
-    if value is None or isinstance(value, (bool, int, str)):
-        return
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_value(item, f"{path}[{index}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ChangeError(f"{path} has a non-string key {key!r}")
-            _check_value(item, f"{path}.{key}")
-        return
-    raise ChangeError(f"{path} is a {type(value).__name__} ({value!r}); record ints, strings, lists or dicts")
+    """The journal's payload rule, applied when the change is made, so the error names its author."""
+    try:
+        check_payload(value, path)
+    except JournalError as exc:
+        raise ChangeError(str(exc)) from None
 
 
 def _plain(value: Any) -> Any:

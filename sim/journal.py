@@ -45,21 +45,21 @@ class JournalEvent:
     data: dict[str, Any]
 
 
-def _check_payload(value: Any, path: str) -> None:
-    """Refuse payload values whose serialisation could differ between runs or platforms."""
+def check_payload(value: Any, path: str) -> None:
+    """Refuse payload values whose serialisation could differ between runs or platforms (JournalError)."""
     if value is None or isinstance(value, (bool, int, str)):
         return
     if isinstance(value, float):
         raise JournalError(f"payload field {path} is a float ({value!r}); record integers (ticks, ns) instead")
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _check_payload(item, f"{path}[{index}]")
+            check_payload(item, f"{path}[{index}]")
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise JournalError(f"payload field {path} has a non-string key {key!r}")
-            _check_payload(item, f"{path}.{key}")
+            check_payload(item, f"{path}.{key}")
         return
     raise JournalError(f"payload field {path} has unsupported type {type(value).__name__}")
 
@@ -103,7 +103,7 @@ class Journal:
     def append(self, time_ns: int, kind: str, data: dict[str, Any]) -> JournalEvent:
         """Append an event with an explicit time (replay uses this); time never goes backwards."""
         if self._check:
-            _check_payload(data, kind)
+            check_payload(data, kind)
         if self.events and time_ns < self.events[-1].time_ns:
             raise JournalError(f"event {kind!r} at t={time_ns} is earlier than the previous event")
         event = JournalEvent(time_ns, self._seq, kind, data)
