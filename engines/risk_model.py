@@ -121,14 +121,29 @@ class RiskContext(Protocol):
     present the gross-notional check also values positions the risk engine never saw an order for.
     """
 
-    def now_ns(self) -> int: ...
-    def instrument(self, symbol: str) -> Instrument: ...
-    def position(self, symbol: str, strategy: str | None = None) -> int: ...
-    def working_qty(self, symbol: str, side: int, strategy: str | None = None) -> int: ...
-    def open_order_count(self, strategy: str | None = None) -> int: ...
-    def reference_price(self, symbol: str) -> tuple[int, int] | None: ...
-    def realized_pnl(self, strategy: str | None = None) -> Decimal: ...
-    def unrealized_pnl(self, strategy: str | None = None) -> Decimal: ...
+    def now_ns(self) -> int:
+        """The engine's clock, integer ns (virtual in scenarios)."""
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The instrument; an unknown symbol raises KeyError or InstrumentError."""
+
+    def position(self, symbol: str, strategy: str | None = None) -> int:
+        """Signed filled quantity, firm-wide (None) or of one strategy."""
+
+    def working_qty(self, symbol: str, side: int, strategy: str | None = None) -> int:
+        """Open (unfilled) quantity of working orders on one side."""
+
+    def open_order_count(self, strategy: str | None = None) -> int:
+        """Number of open orders, firm-wide (None) or of one strategy."""
+
+    def reference_price(self, symbol: str) -> tuple[int, int] | None:
+        """(ticks, as_of_ns) from a source independent of the strategy's own market data, or None."""
+
+    def realized_pnl(self, strategy: str | None = None) -> Decimal:
+        """The day's realised P&L in currency units."""
+
+    def unrealized_pnl(self, strategy: str | None = None) -> Decimal:
+        """The day's unrealised P&L in currency units, marked to the reference."""
 
 
 @dataclass(frozen=True, slots=True)

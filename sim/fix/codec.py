@@ -43,6 +43,13 @@ Speed (figures from ``bench/bench_codec.py`` on the 2-core dev box, see
   is one slice.  No per-byte Python loops, no re-slicing of the whole buffer per message
   (stock simplefix does both).
 
+* Encode builds the field list in one comprehension with exact-type checks (``type(v) is
+  bytes/str/int`` before the isinstance chain that keeps bool/subclass behaviour): ExecutionReport
+  ~7.1 -> ~4.7-5.8 us (``bench/bench_fix_path.py``, baseline vs current in the same run).
+* ``FixMessage.get`` was a linear scan (100-450 ns by position; a session calls it 11-19 times per
+  message); it now builds a first-occurrence dict once (~0.9 us) and answers in ~75 ns.  Net gain
+  measured on decode + 15 gets: ~0.4 us of ~10 us, within the VM's noise.
+
 Result on the (shared, noisy) 2-core VM: parse NewOrderSingle 66k-126k msgs/s depending on
 load, 17-22x simplefix's FixParser in interleaved runs; decode alone ~170k/s; encode
 ExecutionReport ~180k/s (2.6x simplefix).  The absolute 400k/300k targets are not reached
@@ -83,8 +90,15 @@ class GarbledFrame(Exception):
 
 
 def _to_bytes(value: bytes | str | int | bool) -> bytes:
-    if type(value) is bytes:
+    # Exact types first (bytes, str, int: what sessions and the venue pass); bool, subclasses
+    # and buffers fall through to the general checks below, which decide exactly as before.
+    tv = type(value)
+    if tv is bytes:
         return value
+    if tv is str:
+        return value.encode("latin-1")
+    if tv is int:
+        return b"%d" % value
     if isinstance(value, bool):
         return b"Y" if value else b"N"
     if isinstance(value, int):
@@ -97,26 +111,53 @@ def _to_bytes(value: bytes | str | int | bool) -> bytes:
 
 
 class FixMessage:
-    """An ordered list of ``(tag, value)`` fields exactly as received / to be sent."""
+    """An ordered list of ``(tag, value)`` fields exactly as received / to be sent.
 
-    __slots__ = ("fields",)
+    Lookups by tag go through a first-occurrence index (``{tag: value}``) built lazily on the
+    first :meth:`get` and dropped by :meth:`set`, :meth:`append` and :meth:`remove`.  The index
+    also remembers which list object and length it was built from, so assigning a new list to
+    ``fields`` or appending to it directly is noticed too; replacing an item of ``fields`` in
+    place (same length) is not -- use :meth:`set` for that.
+
+    >>> m = FixMessage([(8, b"FIX.4.4"), (35, b"D"), (11, b"A"), (11, b"B")])
+    >>> m.get(11), m.get(99, b"?")
+    (b'A', b'?')
+    >>> m.set(11, "C"); m.get(11), m.get_all(11)
+    (b'C', [b'C', b'B'])
+    """
+
+    __slots__ = ("fields", "_index", "_indexed", "_indexed_len")
 
     def __init__(self, fields: Iterable[tuple[int, bytes]] | None = None) -> None:
         self.fields: list[tuple[int, bytes]] = list(fields) if fields is not None else []
+        self._index: dict[int, bytes] | None = None
+
+    def _build_index(self) -> dict[int, bytes]:
+        # dict() over the reversed list keeps the *first* occurrence of a repeated tag (later
+        # pairs overwrite earlier ones).  C loop: ~0.7 us for a 17-field NewOrderSingle, the
+        # cost of ~3 linear-scan gets; a session calls get 11-19 times per message.
+        fields = self.fields
+        index = dict(reversed(fields))
+        self._index = index
+        self._indexed = fields
+        self._indexed_len = len(fields)
+        return index
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
-        """Value of the first occurrence of ``tag``, else ``default``."""
-        for t, v in self.fields:
-            if t == tag:
-                return v
-        return default
+        """Value of the first occurrence of ``tag``, else ``default``.
+
+        Runtime complexity: O(1) (O(n) once after a change, to rebuild the index)."""
+        index = self._index
+        if index is None or self._indexed is not self.fields or self._indexed_len != len(self.fields):
+            index = self._build_index()
+        return index.get(tag, default)
 
     def get_all(self, tag: int) -> list[bytes]:
         """Values of every occurrence of ``tag``, in order."""
         return [v for t, v in self.fields if t == tag]
 
     def __contains__(self, tag: int) -> bool:
-        return any(t == tag for t, _ in self.fields)
+        return self.get(tag, _MISSING) is not _MISSING
 
     def msg_type(self) -> bytes:
         """The MsgType (35) value (``b""`` if absent)."""
@@ -129,11 +170,13 @@ class FixMessage:
     def append(self, tag: int, value: bytes | str | int) -> None:
         """Append a field at the end."""
         self.fields.append((tag, _to_bytes(value)))
+        self._index = None
 
     def set(self, tag: int, value: bytes | str | int) -> None:
         """Replace the first occurrence of ``tag`` in place, or append it."""
         value = _to_bytes(value)
         fields = self.fields
+        self._index = None
         for i, (t, _) in enumerate(fields):
             if t == tag:
                 fields[i] = (tag, value)
@@ -143,6 +186,7 @@ class FixMessage:
     def remove(self, tag: int) -> None:
         """Remove every occurrence of ``tag``."""
         self.fields = [(t, v) for t, v in self.fields if t != tag]
+        self._index = None
 
     def body_fields(self) -> list[tuple[int, bytes]]:
         """All fields except 8, 9, 35 and the final 10 (input for :func:`encode`)."""
@@ -157,6 +201,9 @@ class FixMessage:
 
     def __repr__(self) -> str:
         return "FixMessage(" + "|".join(f"{t}={v.decode('latin-1')}" for t, v in self.fields) + ")"
+
+
+_MISSING = object()
 
 
 # --------------------------------------------------------------------------- checksum
@@ -271,6 +318,7 @@ def decode(frame: bytes, data_fields: dict[int, int] = DATA_FIELDS) -> FixMessag
                                  or frozenset(data_fields.values()).isdisjoint(tags)):
             msg = _new_message(FixMessage)
             msg.fields = list(zip(tags, parts[1::2]))  # noqa: B905 - equal lengths by construction
+            msg._index = None
             return msg
     length_tags = _DATA_LENGTH_TAGS if data_fields is DATA_FIELDS else frozenset(data_fields.values())
     try:
@@ -298,21 +346,30 @@ _PREFIX: dict[int, bytes] = {i: b"%d=" % i for i in range(1, 10000)}
 
 def encode(begin_string: bytes | str, msg_type: bytes | str,
            fields: Iterable[tuple[int, bytes | str | int]]) -> bytes:
-    """Build a frame: 8, 9, 35, then ``fields`` in the given order, then 10."""
-    prefix = _PREFIX
-    parts = [b"35=" + _to_bytes(msg_type)]
-    append = parts.append
-    for tag, value in fields:
-        p = prefix.get(tag)
-        if p is None:
-            p = b"%d=" % tag
-        append(p + (value if type(value) is bytes else _to_bytes(value)))
-    append(b"")
-    body = SOH.join(parts)
-    head = b"8=" + _to_bytes(begin_string) + b"\x019=" + str(len(body)).encode() + SOH + body
+    """Build a frame: 8, 9, 35, then ``fields`` in the given order, then 10.
+
+    >>> encode(b"FIX.4.4", b"0", [(34, 2), (49, "A"), (56, b"B")]).replace(SOH, b"|")
+    b'8=FIX.4.4|9=20|35=0|34=2|49=A|56=B|10=126|'
+    """
+    # One list comprehension with the tag prefixes from a dict (a KeyError -- tag 0, negative
+    # or 10000+ -- takes the general loop): ~25% cheaper than the append loop it replaced.
+    to_bytes = _to_bytes
+    if type(fields) is not list and type(fields) is not tuple:
+        fields = list(fields)  # the fallback below may have to iterate a second time
+    try:
+        parts = [_PREFIX[tag] + (value if type(value) is bytes else to_bytes(value)) for tag, value in fields]
+    except KeyError:
+        parts = [(_PREFIX.get(tag) or b"%d=" % tag) + to_bytes(value) for tag, value in fields]
+    body = b"35=" + (msg_type if type(msg_type) is bytes else to_bytes(msg_type)) + SOH + SOH.join(parts) + SOH \
+        if parts else b"35=" + (msg_type if type(msg_type) is bytes else to_bytes(msg_type)) + SOH
+    head = b"8=%s\x019=%d\x01%s" % (begin_string if type(begin_string) is bytes else to_bytes(begin_string),
+                                      len(body), body)
     n = len(head)
     cs = (zlib.adler32(head, 0) & 0xFF) if n <= 256 else checksum(head)
-    return head + b"10=%03d\x01" % cs
+    return head + _CHECKSUM_FIELD[cs]
+
+
+_CHECKSUM_FIELD = [b"10=%03d\x01" % i for i in range(256)]
 
 
 # --------------------------------------------------------------------------- framing

@@ -281,6 +281,9 @@ class Dictionary:
         self.data_fields: dict[int, int] = {
             t: (93 if t == 89 else t - 1) for t, ty in self.types.items() if ty == "DATA"
         }
+        #: sim.fix.validation's cache: (strict, group members?, MsgType, tags) -> compiled checks.
+        #: Lives here because a plan is only valid for the dictionary it was compiled from.
+        self.validation_plans: dict[tuple, tuple] = {}
 
     # -- constructors --------------------------------------------------------------------
 

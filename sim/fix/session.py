@@ -348,15 +348,25 @@ class Session:
         hb = self.heartbeat_ns
         if hb == 0:
             return None
-        candidates = [self.last_received_ns + (12 * (self.test_requests + 1) * hb) // 10,
-                      self.last_received_ns + (24 * hb) // 10]
+        # The earliest of the candidate deadlines, without building a list (called after every
+        # processed message by the transport).
+        last_received = self.last_received_ns
+        deadline = last_received + (12 * (self.test_requests + 1) * hb) // 10
+        candidate = last_received + (24 * hb) // 10
+        if candidate < deadline:
+            deadline = candidate
         if not self.test_requests:
             # QuickFIX sends no heartbeat while a TestRequest is outstanding; a deadline for it
             # would fire, do nothing and re-arm at the same instant forever.
-            candidates.append(self.last_sent_ns + hb)
+            candidate = self.last_sent_ns + hb
+            if candidate < deadline:
+                deadline = candidate
         if self.sent_logout:
-            candidates.append(self.last_sent_ns + self.config.logout_timeout_s * NS)
-        return max(min(candidates), self._now())
+            candidate = self.last_sent_ns + self.config.logout_timeout_s * NS
+            if candidate < deadline:
+                deadline = candidate
+        now = self._now()
+        return deadline if deadline > now else now
 
     # -- SENDING (APPLICATION API) ---------------------------------------------------------------
 

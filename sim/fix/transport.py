@@ -50,6 +50,9 @@ class SessionDriver:
         self.closed = False
         self._busy = False
         self._fired_at: int | None = None
+        self._timer_at = 0  # when the pending timer fires (now_ns clock), valid while _timer is set
+        # Virtual-time loops schedule on integer ns (looked up once, not per message).
+        self._later_ns: Callable[..., asyncio.TimerHandle] | None = getattr(self._loop, "call_later_ns", None)
         session.wakeup = self._wakeup
 
     def start(self, initial: bytes = b"") -> None:
@@ -138,26 +141,41 @@ class SessionDriver:
 
     def _arm_timer(self) -> None:
         deadline = self.session.next_timer_ns()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        timer = self._timer
         if deadline is None:
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
             return
         now = self._now()
-        delay_ns = max(0, deadline - now)
-        if delay_ns == 0 and self._fired_at == now:
-            # The timer already ran at this instant and the session still says "now": never
-            # re-arm at the same virtual instant (that would spin the loop without time passing).
+        delay_ns = deadline - now
+        if delay_ns <= 0:
+            delay_ns = 0
+            if self._fired_at == now:
+                # The timer already ran at this instant and the session still says "now": never
+                # re-arm at the same virtual instant (that would spin the loop without time passing).
+                delay_ns = 1_000_000
+        later_ns = self._later_ns
+        if later_ns is None and delay_ns < 1_000_000:
+            # Real time: a timer may fire a hair early against the wall clock; a 1 ms floor
+            # keeps a due-but-not-quite deadline from spinning the loop.
             delay_ns = 1_000_000
-        later_ns = getattr(self._loop, "call_later_ns", None)
+        fire_at = now + delay_ns
+        if timer is not None:
+            if self._timer_at <= fire_at:
+                # Keep the pending timer: it fires no later than needed.  Every processed message
+                # pushes the session's deadline later, and cancel + re-create cost ~2-4 us per
+                # message; an early fire is harmless (on_timer does nothing before the deadline
+                # and re-arms from there).
+                return
+            timer.cancel()
+        self._timer_at = fire_at
         if later_ns is not None:
             # Virtual time: schedule on the exact integer instant, so the session's threshold
             # check at that instant cannot miss by a float rounding and spin.
             self._timer = later_ns(delay_ns, self._on_timer)
         else:
-            # Real time: a timer may fire a hair early against the wall clock; a 1 ms floor
-            # keeps a due-but-not-quite deadline from spinning the loop.
-            self._timer = self._loop.call_later(max(delay_ns / NS, 0.001), self._on_timer)
+            self._timer = self._loop.call_later(delay_ns / NS, self._on_timer)
 
 
 # -- TCP ACCEPTOR ---------------------------------------------------------------------------------
