@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import dataclasses
 import datetime as dt
 import io
 import os
@@ -86,8 +85,7 @@ def _run(minutes: int, with_firm: bool, profile: bool = False):
         profiler.disable()
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu0
-    events = len(record.world.venue.exchange.orders) + sum(
-        1 for _ in ())  # orders entered at the venue (agents + firm)
+    events = len(record.world.venue.exchange.orders)  # orders entered at the venue (agents + firm)
     agent_commands = getattr(record.world.venue.exchange, "_next_exec_id", 0)
     return record, wall, cpu, events, agent_commands, profiler
 
@@ -117,7 +115,7 @@ def main() -> None:
         "# Virtual-time speed: a trading session",
         "",
         f"- machine: {platform.uname().machine}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        f"- date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- command: `.venv/bin/python bench/bench_trading_day.py{' --full' if args.full else ''}"
         f"{' --quick' if args.quick else ''}` ({minutes} simulated minutes)",
         "- session: background agents (noise, LPs, momentum, arbitrage), one market maker over in-memory FIX,"

@@ -39,9 +39,9 @@ from typing import Protocol
 
 from sim.fix.codec import FixMessage, FrameReader, GarbledFrame, decode, encode
 from sim.fix.dictionary import Dictionary
-from sim.fix.timestamps import format_utc_timestamp, parse_utc_timestamp
 from sim.fix.store import MemoryStore, MessageStore, SessionID
-from sim.fix.validation import validate
+from sim.fix.timestamps import format_utc_timestamp, parse_utc_timestamp
+from sim.fix.validation import BUSINESS_REJECT_TEXT, SESSION_REJECT_TEXT, validate
 
 NS = 1_000_000_000
 ADMIN_TYPES = frozenset({b"0", b"1", b"2", b"3", b"4", b"5", b"A"})
@@ -49,35 +49,7 @@ ADMIN_TYPES = frozenset({b"0", b"1", b"2", b"3", b"4", b"5", b"A"})
 # Header tags in the ascending order we emit them in (the strictest conformance level wants it).
 _ROUTING_SWAP = ((115, 128), (116, 129), (144, 145), (128, 115), (129, 116), (145, 144))
 
-REJECT_TEXT = {
-    0: "Invalid tag number",
-    1: "Required tag missing",
-    2: "Tag not defined for this message type",
-    3: "Undefined Tag",
-    4: "Tag specified without a value",
-    5: "Value is incorrect (out of range) for this tag",
-    6: "Incorrect data format for value",
-    7: "Decryption problem",
-    8: "Signature problem",
-    9: "CompID problem",
-    10: "SendingTime accuracy problem",
-    11: "Invalid MsgType",
-    13: "Tag appears more than once",
-    14: "Tag specified out of required order",
-    15: "Repeating group fields out of order",
-    16: "Incorrect NumInGroup count for repeating group",
-    17: "Non Data value includes field delimiter (SOH character)",
-}
-BUSINESS_REJECT_TEXT = {
-    0: "Other",
-    1: "Unknown ID",
-    2: "Unknown Security",
-    3: "Unsupported Message Type",
-    4: "Application not available",
-    5: "Conditionally Required Field Missing",
-    6: "Not authorized",
-    7: "DeliverTo firm not available at this time",
-}
+REJECT_TEXT = SESSION_REJECT_TEXT  # one table, shared with validation
 
 
 # -- ACTIONS AND APPLICATION ------------------------------------------------------------------

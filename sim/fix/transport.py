@@ -350,7 +350,7 @@ class FixInitiator:
             closed = loop.create_future()
             try:
                 transport, _ = await loop.create_connection(
-                    lambda: _InitiatorConnection(self, closed), self.host, self.port)
+                    lambda closed=closed: _InitiatorConnection(self, closed), self.host, self.port)
             except OSError as exc:
                 self.session.log.on_event(f"Connection to {self.host}:{self.port} failed: {exc.strerror or exc}")
                 await asyncio.sleep(backoff)

@@ -38,7 +38,7 @@ async def _closed(client: RawFixClient, timeout: float = 5.0) -> bool:
             data = await asyncio.wait_for(client.stream_reader.read(65536), timeout)
             if not data:
                 return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
 
 
