@@ -157,7 +157,8 @@ class OrderHandle:
                 break
         return self
 
-    def _publish(self, update: OrderUpdate) -> None:
+    def publish(self, update: OrderUpdate) -> None:
+        """Record an update and tell every listener (plug-in engines call this for their handles)."""
         self.updates.append(update)
         for callback in self._listeners:
             callback(update)
@@ -486,6 +487,6 @@ class OrderEngine:
     def _notify(self, handle: OrderHandle, kind: str, *, fill: Fill | None = None, code: str = "",
                 text: str = "") -> None:
         update = OrderUpdate(kind, handle, self._now(), fill, code, text)
-        handle._publish(update)
+        handle.publish(update)
         for callback in self._listeners:
             callback(update)

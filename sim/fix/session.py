@@ -33,6 +33,7 @@ handled (the ordering real venues guarantee).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -411,6 +412,14 @@ class Session:
             self.app.from_app(self, msg)
         except BusinessReject as exc:
             self._business_reject(msg, exc.reason, exc.ref_tag, exc.text)
+            return
+        except Exception as exc:  # noqa: BLE001 - an application bug must not stall the session
+            # Not consuming the sequence number would make the counterparty resend the same message
+            # forever; answer it (BusinessMessageReject "Other") and log the bug instead.
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+            self.log.on_event(f"Application error on MsgSeqNum {msg.get(34)!r}: {type(exc).__name__}: {exc}{where}")
+            self._business_reject(msg, 0, None, f"Application error: {type(exc).__name__}")
             return
         self._incr_target()
 

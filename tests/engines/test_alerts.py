@@ -25,7 +25,7 @@ from engines.alerts import (
 )
 from engines.changes import ChangeLog
 from sim.clock import DEFAULT_START_NS, VirtualClock, minutes, seconds
-from sim.journal import Journal, _check_payload
+from sim.journal import Journal, check_payload
 
 T0 = DEFAULT_START_NS
 GW, GI, RI = seconds(30), minutes(5), minutes(60)
@@ -89,7 +89,7 @@ def test_alert_payload_round_trips_and_holds_no_floats():
                          reason="fill_edge")
     alert = Alert(alert.labels, alert.annotations, T0, T0 + 5, alert.reason, alert.causes, (change,))
     payload = alert.to_payload()
-    _check_payload(payload, "alert")
+    check_payload(payload, "alert")
     assert Alert.from_payload(json.loads(json.dumps(payload))) == alert
     assert "3m00s ago" in alert.am_annotations(T0)["changes"]
 

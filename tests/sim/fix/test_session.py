@@ -302,3 +302,20 @@ def test_reverse_routing_fields_come_back_swapped():
     [reject] = tw.send("0", [(9999, "x")], header=[(115, "OBO"), (128, "DTC")])
     f = fields_of(reject)
     assert f[128] == b"OBO" and f[115] == b"DTC"
+
+
+def test_an_application_that_raises_gets_business_reject_other_and_the_seqnum_is_consumed():
+    class Broken:
+        def on_logon_request(self, session, logon): pass
+        def on_logon(self, session): pass
+        def on_logout(self, session): pass
+        def from_app(self, session, message):
+            raise RuntimeError("position service unavailable")
+
+    tw = Counterparty(app=Broken())
+    tw.logon()
+    [bmr] = tw.send("D", nos("X"))
+    f = fields_of(bmr)
+    assert bmr.msg_type() == b"j" and f[380] == b"0" and b"RuntimeError" in f[58]
+    assert tw.session.next_target_seq == 3
+    assert any("Application error" in e and "position service unavailable" in e for e in tw.session.log.events)
