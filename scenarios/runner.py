@@ -132,7 +132,7 @@ async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
     for firm in scenario.firms:
         risk = RiskEngine(firm.risk, enabled=firm.layers["engine"], clock=now,
                           on_change=lambda c, f=firm.id: changes.add(change_from_risk(c, {"firm": f})))
-        engine = world.add_engine(firm.id, firm.comp_id, risk=risk)
+        engine = world.add_engine(firm.id, firm.comp_id, risk=risk, factory=_engine_factory(firm.engine))
         record.engines[firm.id] = engine
         monitors.watch(engine)
         engine.subscribe(lambda update, f=firm.id: _on_update(record, f, update))
@@ -186,6 +186,19 @@ async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
     record.timeline.sort(key=lambda e: e.time_ns)
     journal.record("run.end", hash_before=journal.hash)
     return record
+
+
+def _engine_factory(kind: str) -> Callable[..., OrderEngine] | None:
+    """The plug-in engine class named ``python:module:Class`` (None: the built-in engine)."""
+    if not kind:
+        return None
+    import importlib
+
+    _, module_name, class_name = kind.split(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError(f"cannot load order engine {kind!r}: {exc}") from None
 
 
 def _on_update(record: RunRecord, firm: str, update: OrderUpdate) -> None:

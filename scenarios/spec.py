@@ -97,6 +97,7 @@ class FirmSpec:
     layers: dict[str, bool]
     risk: RiskLimits
     line: int | None = None
+    engine: str = ""  # "" = the built-in OrderEngine; "python:module:Class" = a plug-in engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,12 @@ class _Checker:
         for index, raw in enumerate(self.data["firm"]):
             path = ("firm", index)
             label = f"[[firm]] #{index + 1} ({raw['id']})"
-            self.keys(path, raw, ("id", "comp_id", "cancel_on_disconnect", "layers", "risk"), label)
+            self.keys(path, raw, ("id", "comp_id", "cancel_on_disconnect", "layers", "risk", "engine"), label)
+            engine_kind = raw.get("engine", "")
+            if engine_kind and (not isinstance(engine_kind, str) or not engine_kind.startswith("python:")
+                                or engine_kind.count(":") != 2):
+                raise self.fail(path + ("engine",), f"{label}: engine must be \"python:module:Class\", "
+                                f"got {engine_kind!r}")
             if raw["id"] in seen:
                 raise self.fail(path + ("id",), f"{label}: firm id {raw['id']!r} is defined twice")
             seen.add(raw["id"])
@@ -267,7 +273,8 @@ class _Checker:
             except (TypeError, ValueError) as exc:
                 key = next((k for k in risk_raw if k in str(exc)), None)
                 raise self.fail(path + (("risk", key) if key else ("risk",)), f"{label}: [firm.risk] {exc}") from None
-            out.append(FirmSpec(raw["id"], raw.get("comp_id", raw["id"]), layers, risk, line_of(self.lines, path)))
+            out.append(FirmSpec(raw["id"], raw.get("comp_id", raw["id"]), layers, risk, line_of(self.lines, path),
+                                engine_kind))
         return tuple(out)
 
     def strategies(self, venue: VenueConfig, firms: tuple[FirmSpec, ...]) -> tuple[StrategySpec, ...]:

@@ -53,13 +53,18 @@ class World:
         raise KeyError(f"the venue has no session for CompID {comp_id!r} (configured: {', '.join(known)})")
 
     def add_engine(self, name: str, comp_id: str, *, risk: RiskEngine | None = None,
-                   heartbeat_s: int = 30) -> OrderEngine:
-        """Create an order engine for a firm's CompID and connect it to the venue."""
+                   heartbeat_s: int = 30, factory: Callable[..., OrderEngine] | None = None) -> OrderEngine:
+        """Create an order engine for a firm's CompID and connect it to the venue.
+
+        ``factory(name, instruments, *, now_ns, risk)`` builds a plug-in engine (see
+        engines/protocol.py); the default is the built-in OrderEngine.
+        """
         begin = self.config.begin_strings[0]
         sid = SessionID(begin, comp_id, self.config.comp_id)
         # The firm's own copy of the reference data: an exchange-driven change at the venue does not
         # reach it until someone updates it (the shape of every tick-size incident).
-        engine = OrderEngine(name, InstrumentTable(list(self.config.instruments)), now_ns=self.now_ns, risk=risk)
+        engine = (factory or OrderEngine)(name, InstrumentTable(list(self.config.instruments)), now_ns=self.now_ns,
+                                          risk=risk)
         session = Session(SessionConfig(sid, initiator=True, heartbeat_s=heartbeat_s, reset_on_logon=True),
                           now_ns=self.now_ns, application=engine)
         engine.attach(session)
