@@ -2,7 +2,12 @@
 
 The :class:`~sim.exchange.Exchange` core returns these; the FIX gateway turns them into FIX
 messages for the right session, the market-data publisher into snapshots and incremental
-refreshes, and the journal records them.  Prices are integer ticks and quantities integers; the
+refreshes, and the journal records them.
+
+The per-command events (ExecReport, CancelReject, BookChange) are slotted but not frozen, and are
+treated as immutable by convention: a frozen 21-field dataclass took 11.9 us to build here against
+1.0 us unfrozen (its __init__ goes through object.__setattr__ per field), and the venue builds
+two or three of them per order.  Prices are integer ticks and quantities integers; the
 gateway renders them with the instrument's tick size.
 """
 
@@ -66,7 +71,7 @@ class RejectReason:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExecReport:
     """One ExecutionReport(8) to the firm that owns the order (and its drop copy)."""
 
@@ -93,7 +98,7 @@ class ExecReport:
     transact_time_ns: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelReject:
     """One OrderCancelReject(9): a cancel (response_to 1) or replace (2) that was refused."""
 
@@ -107,7 +112,7 @@ class CancelReject:
     reason: RejectReason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BookChange:
     """New totals of the price levels one command touched, and the trades it printed."""
 
