@@ -180,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_argument("--label", action="append", default=[], help="only changes touching KEY=VALUE")
     changes.set_defaults(func=_cmd_changes)
 
+    # Listed for --help only: main() hands import-fix its arguments before this parser runs.
+    sub.add_parser("import-fix", help="turn real FIX message logs into a scenario's order flow "
+                   "(marketdrill import-fix --help)")
+
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("target", help="a scenario .toml file or a directory of them")
     validate.set_defaults(func=_cmd_validate)
@@ -212,6 +216,11 @@ def _port(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["import-fix"]:  # its own argparse and error handling (scenarios/fix_import.py)
+        from scenarios.fix_import import import_main
+
+        return import_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
