@@ -10,8 +10,8 @@ SendingTime, duplicates dropped) and writes a scenario:
   in force, stop price or ClOrdID, so other order types are skipped and counted;
 * cancels (F) and replaces (G) cannot be expressed by today's inject kinds: they are written as
   comments at their times.  ``--with-order-injects`` writes them as ``order``/``cancel``/``replace``
-  injects instead, kinds proposed for the spec (see :data:`PROPOSED_INJECTS`); it refuses to run
-  until :data:`scenarios.spec.INJECTS` has them, because a scenario that does not load is useless;
+  injects instead (the spec's ``order``/``cancel``/``replace`` kinds, :data:`PROPOSED_INJECTS`); it
+  refuses to run if :data:`scenarios.spec.INJECTS` lacks them, because a scenario that does not load is useless;
 * one ``[[instrument]]`` per symbol: tick size = the largest decimal step dividing every price
   seen (orders and fills; the gcd, so the prices themselves are on the grid, which
   ``Instrument.to_ticks`` requires) unless ``--tick SYM=0.01``; reference price = the median price;

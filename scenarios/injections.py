@@ -45,6 +45,7 @@ class Injector:
         self.market = market
         self.strategies = {getattr(s, "id", getattr(s, "name", str(i))): s for i, s in enumerate(strategies)}
         self.pending = [step for step in scenario.injects if step.when is not None]
+        self.refs: dict[tuple[str, str], Any] = {}  # (firm, ref) -> order handle, for cancel/replace
         self.fills: dict[str, int] = {}
         for name, engine in world.engines.items():
             engine.subscribe(lambda update, n=name: self._count(n, update))
@@ -116,6 +117,31 @@ class Injector:
         self._note(f"fault injected: {f['firm']} {f['side']} {f['qty']:,} {f['symbol']}"
                    f"{' @ ' + f['price'] if price is not None else ' at market'}{note}", firm=f["firm"])
         engine.submit(f.get("strategy", "manual"), f["symbol"], side, f["qty"], price, ord_type=ord_type)
+
+    def _order(self, step: Step, f: dict[str, Any]) -> None:
+        engine = self.world.engines[f["firm"]]
+        instrument = engine.instruments.get(f["symbol"])
+        ord_type = f.get("ord_type", "limit")
+        price = instrument.to_ticks(f["price"]) if ord_type == "limit" else None
+        handle = engine.submit(f.get("strategy", "replay"), f["symbol"], 1 if f["side"] == "buy" else 2, f["qty"],
+                               price, ord_type=ord_type, time_in_force=f.get("time_in_force", "day"))
+        if f.get("ref"):
+            self.refs[(f["firm"], f["ref"])] = handle
+
+    def _referenced(self, step: Step, f: dict[str, Any]) -> Any:
+        handle = self.refs.get((f["firm"], f["ref"]))
+        if handle is None:
+            raise InjectionError(f"inject {step.describe()}: no earlier order with ref {f['ref']!r} for {f['firm']}")
+        return handle
+
+    def _cancel(self, step: Step, f: dict[str, Any]) -> None:
+        self.world.engines[f["firm"]].cancel(self._referenced(step, f))
+
+    def _replace(self, step: Step, f: dict[str, Any]) -> None:
+        handle = self._referenced(step, f)
+        engine = self.world.engines[f["firm"]]
+        price = engine.instruments.get(handle.symbol).to_ticks(f["price"]) if "price" in f else None
+        engine.replace(handle, qty=f.get("qty"), price=price)
 
     # -- MARKET DATA -----------------------------------------------------------------------------
 

@@ -68,6 +68,13 @@ INJECTS: dict[str, dict[str, tuple[str, bool]]] = {
     "operator_action": {"action": (STR, True), "firm": (STR, False), "strategy": (STR, False),
                         "symbol": (STR, False), "who": (STR, False)},
     "fundamental_shift": {"symbol": (STR, True), "ticks": (INT, True)},
+    # An ordinary order, and cancels/replaces of it by ``ref`` (marketdrill import-fix writes these).
+    "order": {"firm": (STR, True), "symbol": (STR, True), "side": (STR, True), "qty": (POS_INT, True),
+              "price": (PRICE, False), "ord_type": (STR, False), "time_in_force": (STR, False),
+              "ref": (STR, False), "strategy": (STR, False), "note": (STR, False)},
+    "cancel": {"firm": (STR, True), "ref": (STR, True), "note": (STR, False)},
+    "replace": {"firm": (STR, True), "ref": (STR, True), "qty": (POS_INT, False), "price": (PRICE, False),
+                "note": (STR, False)},
 }
 OPERATOR_ACTIONS = ("halt_engine", "resume_engine", "halt_strategy", "resume_strategy", "cancel_all", "flatten",
                     "kill_switch", "release_kill_switch", "reducing")
@@ -351,13 +358,15 @@ class _Checker:
         return tuple(out)
 
     def kind_rules(self, path: KeyPath, label: str, kind: str, values: dict[str, Any]) -> None:
-        if kind == "fat_finger":
+        if kind in ("order",) and values.get("time_in_force", "day") not in ("day", "gtc", "ioc", "fok"):
+            raise self.fail(path + ("time_in_force",), f"{label}: time_in_force must be day, gtc, ioc or fok")
+        if kind in ("fat_finger", "order"):
             if values["side"] not in ("buy", "sell"):
                 raise self.fail(path + ("side",), f"{label}: side must be \"buy\" or \"sell\", got {values['side']!r}")
             if values.get("ord_type", "limit") not in ("limit", "market"):
                 raise self.fail(path + ("ord_type",), f"{label}: ord_type must be \"limit\" or \"market\"")
             if values.get("ord_type", "limit") == "limit" and "price" not in values:
-                raise self.fail(path, f"{label}: a limit fat finger needs a price")
+                raise self.fail(path, f"{label}: a limit order needs a price")
         if kind == "operator_action" and values["action"] not in OPERATOR_ACTIONS:
             raise self.fail(path + ("action",), f"{label}: action must be one of {', '.join(OPERATOR_ACTIONS)}"
                             f"{_hint(values['action'], OPERATOR_ACTIONS)}")
