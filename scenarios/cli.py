@@ -106,7 +106,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from scenarios.replay import describe, replay
 
-    result = replay(args.journal)
+    result = replay(args.journal, args.set)
     print(describe(result))
     return 0 if result.identical else 1
 
@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay_cmd = sub.add_parser("replay", help="re-run a recorded journal's scenario and report any difference")
     replay_cmd.add_argument("journal", help="a journal written by marketdrill run --journal-dir")
+    replay_cmd.add_argument("--set", action="append", default=[], metavar="FIRM.risk.LIMIT=VALUE",
+                            help="replay with a changed risk limit (repeatable; VALUE 'none' switches it off)")
     replay_cmd.set_defaults(func=_cmd_replay)
 
     changes = sub.add_parser("changes", help="print the What Changed timeline of a recorded run")

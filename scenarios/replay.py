@@ -9,12 +9,14 @@ in detail - an order that is now refused, an alert that now fires or no longer f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engines.risk import RiskLimits
 from scenarios.runner import run_scenario
-from scenarios.spec import ScenarioError, parse_scenario
+from scenarios.spec import Scenario, ScenarioError, parse_scenario
 from sim.journal import JournalEvent, read_journal
 
 
@@ -30,6 +32,7 @@ class ReplayResult:
     replayed_events: int
     first_difference: tuple[int, JournalEvent | None, JournalEvent | None] | None
     differences: int
+    newly_refused: tuple[str, ...] = ()   # orders today's code refuses that the recording let through
 
     @property
     def identical(self) -> bool:
@@ -37,14 +40,39 @@ class ReplayResult:
         return self.first_difference is None and self.recorded_hash == self.replayed_hash
 
 
-def replay(path: str | Path) -> ReplayResult:
-    """Re-run the journal's scenario with its seed and compare every event."""
+def apply_settings(scenario: Scenario, settings: list[str]) -> Scenario:
+    """Apply ``FIRM.risk.LIMIT=VALUE`` overrides ("what would these limits have done?")."""
+    firms = list(scenario.firms)
+    for item in settings:
+        target, sep, value = item.partition("=")
+        parts = target.split(".")
+        if not sep or len(parts) != 3 or parts[1] != "risk":
+            raise ScenarioError(f"--set takes FIRM.risk.LIMIT=VALUE, got {item!r}")
+        firm_id, _, limit = parts
+        index = next((i for i, f in enumerate(firms) if f.id == firm_id), None)
+        if index is None:
+            raise ScenarioError(f"--set {item}: no firm {firm_id!r} (firms: {', '.join(f.id for f in firms)})")
+        if limit not in RiskLimits.names():
+            raise ScenarioError(f"--set {item}: unknown risk limit {limit!r}")
+        parsed: object = None if value in ("", "none", "off") else (int(value) if value.lstrip("-").isdigit() else value)
+        try:
+            risk = dataclasses.replace(firms[index].risk, **{limit: parsed})
+        except (TypeError, ValueError) as exc:
+            raise ScenarioError(f"--set {item}: {exc}") from None
+        firms[index] = dataclasses.replace(firms[index], risk=risk)
+    return dataclasses.replace(scenario, firms=tuple(firms))
+
+
+def replay(path: str | Path, settings: list[str] | None = None) -> ReplayResult:
+    """Re-run the journal's scenario with its seed (and any ``--set`` overrides); compare every event."""
     recorded, recorded_hash = read_journal(path)
     if not recorded or recorded[0].kind != "run.start" or "scenario_toml" not in recorded[0].data:
         raise ScenarioError(f"{path}: not a scenario run journal (its first event must be run.start "
                             f"with the scenario; write one with marketdrill run --journal-dir)")
     start = recorded[0].data
     scenario = parse_scenario(start["scenario_toml"], source=f"{path} (recorded scenario)")
+    if settings:
+        scenario = apply_settings(scenario, settings)
     record = run_scenario(scenario, start["seed"])
     assert record.journal is not None
     replayed = record.journal.events
@@ -57,8 +85,15 @@ def replay(path: str | Path) -> ReplayResult:
             differences += 1
             if first is None:
                 first = (index, a, b)
+    def refused(events: list[JournalEvent]) -> dict[str, str]:
+        return {e.data["cl_ord_id"]: f"{e.data['firm']}/{e.data['strategy']} {e.data['symbol']} "
+                f"qty {e.data['qty']}: {e.data.get('code', '')}"
+                for e in events if e.kind == "order" and e.data.get("kind") in ("denied", "rejected")}
+
+    before, after = refused(recorded), refused(replayed)
+    newly = tuple(text for cl, text in after.items() if cl not in before)
     return ReplayResult(scenario.name, start["seed"], recorded_hash, record.journal.hash, len(recorded),
-                        len(replayed), first, differences)
+                        len(replayed), first, differences, newly)
 
 
 def describe(result: ReplayResult) -> str:
@@ -68,6 +103,9 @@ def describe(result: ReplayResult) -> str:
         return head + f"no differences; {result.replayed_events:,} events, journal hash {result.replayed_hash} matches"
     lines = [head + f"{result.differences:,} events differ (recorded {result.recorded_events:,}, "
                     f"replayed {result.replayed_events:,}); hashes {result.recorded_hash} vs {result.replayed_hash}"]
+    if result.newly_refused:
+        lines.append(f"{len(result.newly_refused)} orders would now be refused, e.g.:")
+        lines.extend(f"  {text}" for text in result.newly_refused[:10])
     if result.first_difference is not None:
         index, recorded, replayed = result.first_difference
         lines.append(f"first difference at event #{index}:")

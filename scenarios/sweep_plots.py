@@ -344,6 +344,8 @@ Scenario <code>{esc(sweep.source)}</code>.</p>
 <table><tr>{head}</tr>{body}</table>
 {figures}
 {error_list}
-<p>Every run: <a href="results.csv">results.csv</a> (one row per run; reproduce a row from its parameters and seed).</p>
+<p>Every run: <a href="results.csv">results.csv</a>, one row per run.  To replay run N:
+<code>marketdrill sweep ... --show N &gt; variant.toml</code>, then <code>marketdrill run variant.toml --seed SEED</code>
+(same journal hash as the sweep's row).</p>
 </body></html>
 """

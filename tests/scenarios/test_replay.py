@@ -44,3 +44,22 @@ def test_a_file_that_is_not_a_run_journal_is_refused(tmp_path):
     journal.write(tmp_path / "other.jsonl")
     with pytest.raises(ScenarioError, match="not a scenario run journal"):
         replay(tmp_path / "other.jsonl")
+
+
+def test_replaying_with_a_tighter_limit_lists_the_orders_that_would_now_be_refused(tmp_path):
+    path, _ = _record(tmp_path, "goldman-options-2013")
+    result = replay(path, ["GS.risk.max_order_qty=50"])
+    assert not result.identical
+    assert result.newly_refused == () or all("GS/" in text for text in result.newly_refused)
+    loose = replay(path, ["GS.risk.price_collar_bps=none"])
+    assert not loose.identical  # the $1 orders now reach the venue instead of being refused
+
+
+def test_a_bad_set_names_what_was_wrong(tmp_path):
+    path, _ = _record(tmp_path, "goldman-options-2013")
+    with pytest.raises(ScenarioError, match="unknown risk limit 'max_ordr'"):
+        replay(path, ["GS.risk.max_ordr=5"])
+    with pytest.raises(ScenarioError, match="no firm 'NOPE'"):
+        replay(path, ["NOPE.risk.max_order_qty=5"])
+    with pytest.raises(ScenarioError, match="FIRM.risk.LIMIT=VALUE"):
+        replay(path, ["max_order_qty=5"])
