@@ -19,7 +19,7 @@ $(RUN_STAMP): pyproject.toml
 
 # Everything the tests need, QuickFIX included (it compiles once; pip's wheel cache serves later runs).
 $(STAMP): $(RUN_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,interop]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,interop,sweep,cluster]'
 	@touch $(STAMP)
 
 demo: $(RUN_STAMP)

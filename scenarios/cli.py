@@ -83,6 +83,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if all(o.passed for o in outcomes) else 1
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from scenarios.sweep import sweep_main
+
+    return sweep_main(args.sweep_args)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from scenarios.spec import load_scenario
     from scenarios.suite import scenario_files
@@ -181,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_argument("--since", help="only changes after this much run time, e.g. 2m")
     changes.add_argument("--label", action="append", default=[], help="only changes touching KEY=VALUE")
     changes.set_defaults(func=_cmd_changes)
+
+    # Everything after "sweep" (its own options and --help included) goes to sweep_main's parser.
+    sweep = sub.add_parser("sweep", help="run a scenario over a grid of parameter values x seeds (CSV, plots, HTML)",
+                           add_help=False, prefix_chars="\0")
+    sweep.add_argument("sweep_args", nargs=argparse.REMAINDER)
+    sweep.set_defaults(func=_cmd_sweep)
 
     # Listed for --help only: main() hands import-fix its arguments before this parser runs.
     sub.add_parser("import-fix", help="turn real FIX message logs into a scenario's order flow "

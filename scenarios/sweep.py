@@ -294,7 +294,7 @@ def connect(address: str, timeout: str = "15s") -> Any:
 
 def chunked(runs: list[RunSpec], workers: int, size: int | None = None) -> list[Chunk]:
     """Chunks of runs: about 8 per worker for balance, at most 16 runs so a resume loses little."""
-    if size is None:
+    if not size:  # None or 0: automatic
         size = max(1, min(16, len(runs) // (max(workers, 1) * 8)))
     return [runs[i:i + size] for i in range(0, len(runs), size)]
 
@@ -498,19 +498,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a field and its values, e.g. inject.1.qty=1000,10000 or "
                              "firm.MIZUHO.risk.max_order_qty=range(100,1000,100) or "
                              "agents.arb_latency_us=logspace(1,4,4); repeat to cross several")
-    parser.add_argument("--seeds", type=int, default=10, help="seeds per parameter combination (default 10)")
+    parser.add_argument("--seeds", type=_count, default=10, help="seeds per parameter combination (default 10)")
     parser.add_argument("--root-seed", type=int, default=None, help="root of SeedSequence (default: the scenario's)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=_count, default=None,
                         help="local worker processes (default: every CPU; 0 = run in this process)")
     parser.add_argument("--cluster", metavar="ADDR", help="run on a Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--out", metavar="DIR", help="output directory (default: sweep-<scenario name>)")
-    parser.add_argument("--chunk", type=int, default=None, help="runs per task (default: automatic)")
+    parser.add_argument("--chunk", type=_count, default=None, help="runs per task (default or 0: automatic)")
     parser.add_argument("--retry-errors", action="store_true", help="on resume, re-run runs that errored")
     parser.add_argument("--no-plots", action="store_true", help="write results.csv and the summary only")
     parser.add_argument("--show", type=int, metavar="RUN",
                         help="print run RUN's scenario variant (TOML) and seed instead of sweeping: "
                              "`marketdrill run` on it with that --seed reproduces the row and its journal hash")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _show(sweep: Sweep, number: int) -> int:

@@ -319,7 +319,7 @@ def _check_agents(scenario: Scenario) -> None:
 
 # -- a small TOML writer (tomllib reads only) ----------------------------------------------------
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def dumps_toml(doc: dict[str, Any]) -> str:
@@ -345,7 +345,7 @@ def _table_array(value: Any) -> bool:
 
 
 def _key(key: str) -> str:
-    return key if _BARE.match(key) else _string(key)
+    return key if _BARE.fullmatch(key) else _string(key)
 
 
 def _string(text: str) -> str:

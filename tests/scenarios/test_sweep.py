@@ -13,6 +13,8 @@ import sys
 import tomllib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scenarios.sweep as sweep_module
 from scenarios.suite import LIBRARY, library_files
@@ -84,6 +86,20 @@ def test_the_toml_writer_round_trips_every_library_scenario():
     for path in library_files():
         doc = tomllib.loads(path.read_text())
         assert tomllib.loads(dumps_toml(doc)) == doc, path.name
+
+
+_keys = st.text(min_size=1, max_size=8)
+_scalars = st.one_of(st.text(max_size=12), st.integers(-2**63, 2**63 - 1), st.booleans(),
+                     st.floats(allow_nan=False))
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3),
+                       max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_keys, _values | st.lists(st.dictionaries(_keys, _values, max_size=3), min_size=1, max_size=2),
+                       max_size=5))
+def test_the_toml_writer_round_trips_any_document_tomllib_could_have_read(doc):
+    assert tomllib.loads(dumps_toml(doc)) == doc
 
 
 def test_more_seeds_later_keep_the_first_seeds_so_their_runs_are_reused():
