@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,6 +30,7 @@ from engines.alert_config import ConfigError, parse_duration
 from engines.risk import RiskLimits
 from scenarios.toml_lines import Path as KeyPath
 from scenarios.toml_lines import line_of, locate_keys
+from sim.tomlfile import parse_toml, read_toml_text
 from sim.venue_config import VenueConfig, VenueConfigError, venue_config_from_dict
 
 
@@ -158,20 +158,13 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file; ScenarioError names the file, line and field."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror or exc}") from None
+    text = read_toml_text(path, ScenarioError, "scenario")
     return parse_scenario(text, source=str(path))
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Check scenario TOML text (see the module docstring)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: TOML syntax error: {exc}") from None
+    data = parse_toml(text, source, ScenarioError)
     return dataclasses.replace(_Checker(data, source, locate_keys(text)).scenario(), text=text)
 
 

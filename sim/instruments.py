@@ -21,11 +21,12 @@ An instrument file is TOML with one ``[[instrument]]`` table per symbol::
 from __future__ import annotations
 
 import difflib
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+from sim.tomlfile import read_toml
 
 
 class InstrumentError(ValueError):
@@ -199,15 +200,7 @@ class InstrumentTable:
     @classmethod
     def from_toml(cls, path: str | Path) -> InstrumentTable:
         """Load ``[[instrument]]`` tables from a TOML file; errors name the file, entry and field."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InstrumentError(f"{path}: cannot read instrument file: {exc.strerror or exc}") from None
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InstrumentError(f"{path}: not valid TOML: {exc}") from None
+        document = read_toml(path, InstrumentError, "instrument file")
         return cls.from_dicts(document.get("instrument", []), source=str(path))
 
     @classmethod

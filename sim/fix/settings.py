@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time as Time
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.fix.store import SessionID
+from sim.tomlfile import read_toml
 
 __all__ = ["KEYS", "Key", "SessionSettings", "Settings", "SettingsError", "load_settings", "settings_from_dict"]
 
@@ -320,14 +320,7 @@ class Settings:
 def load_settings(path: str | Path, *, port: int | None = None) -> Settings:
     """Read and validate a TOML settings file; ``port`` replaces every acceptor's SocketAcceptPort."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SettingsError(f"{path}: cannot read settings file: {e.strerror or e}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SettingsError(f"{path}: TOML syntax error: {e}") from None
+    data = read_toml(path, SettingsError, "settings file")
     return settings_from_dict(data, source=str(path), base_dir=path.parent, port=port)
 
 

@@ -62,7 +62,7 @@ def test_a_missing_required_field_is_named(tmp_path):
 def test_invalid_toml_reports_line_and_column(tmp_path):
     path = tmp_path / "i.toml"
     path.write_text('[[instrument]]\nsymbol = "PRB\n')
-    with pytest.raises(InstrumentError, match=r"not valid TOML: .*line 2"):
+    with pytest.raises(InstrumentError, match=r"TOML syntax error: .*line 2"):
         InstrumentTable.from_toml(path)
 
 
