@@ -27,8 +27,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from sim.book import OrderBook
+from sim.clock import Clock, RealClock
 from sim.exchange import Exchange
 from sim.fix.log import FileLog, NullLog
 from sim.fix.session import MemoryLog, Session, SessionConfig, SessionLog
@@ -38,9 +40,12 @@ from sim.instruments import Instrument, InstrumentError
 from sim.marketdata import MarketDataPublisher
 from sim.phases import Phases
 from sim.protections import Protections
-from sim.venue_config import VenueConfig, load_venue_config
+from sim.venue_config import VenueConfig, VenueConfigError, load_venue_config
 from sim.venue_events import RejectReason, StatusChange, VenueEvent
 from sim.venue_gateway import VenueGateway
+
+if TYPE_CHECKING:
+    from sim.agents import Market
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ class Venue:
         self.protections = Protections(config.protection_config, self.phases, now_ns=now_ns, logout=self._logout)
         self.exchange.guard = self.protections
         self.changes: list[Change] = []
+        self.market: Market | None = None  # the background market, when one is attached (start_agents)
         self.publisher = MarketDataPublisher(config.instruments, self.exchange.levels, schedule=schedule)
         firm_of: dict[str, str] = {}
         drop_copy_of: dict[str, list[str]] = {}
@@ -93,8 +99,11 @@ class Venue:
                     if firm.password:
                         passwords[str(sid)] = firm.password
         self.gateway = VenueGateway(self.exchange, self.publisher, firm_of=firm_of, drop_copy_of=drop_copy_of,
-                                    cancel_on_disconnect=cancel_on_disconnect, passwords=passwords)
-        self.phases.emit = self.gateway.dispatch
+                                    cancel_on_disconnect=cancel_on_disconnect, passwords=passwords,
+                                    phase_of=lambda: self.phases.phases)
+        # Late-bound: whoever wraps gateway.dispatch (the background market's watch, a journal) also
+        # sees timer-driven phase changes (a pause's re-opening, the scheduled open and close).
+        self.phases.emit = lambda events: self.gateway.dispatch(events)
         self.phases.start()
         self.sessions: list[Session] = []
         for sid, _firm in specs:
@@ -219,46 +228,106 @@ class Venue:
         bid, ask = book.best_bid(), book.best_ask()
         instrument = self.config.instruments.get(first)
         top = (f"{instrument.to_price(bid.price) if bid else '-'} / {instrument.to_price(ask.price) if ask else '-'}")
-        return (f"sessions {logged_on}/{len(self.sessions)} logged on | orders {orders} ({open_orders} open) | "
+        line = (f"sessions {logged_on}/{len(self.sessions)} logged on | orders {orders} ({open_orders} open) | "
                 f"messages in {self.gateway.messages_in} | {first} {top}")
+        if self.market is not None:
+            state = "running" if self.market.running else "stopped"
+            line += f" | agents {state}: {self.market.commands} commands"
+        return line
 
 
-async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callable[[int], None] | None = None) -> None:
-    """Run the venue on TCP in real time until SIGINT/SIGTERM."""
+def check_agents(config: VenueConfig) -> None:
+    """Check the ``[agents]`` table before anything starts (VenueConfigError naming the key)."""
+    if not config.agents:
+        return
+    from sim.agents import AgentsConfigError, agents_config_from_dict
+
+    try:
+        agents = agents_config_from_dict(config.agents, source=config.source)
+    except AgentsConfigError as exc:
+        raise VenueConfigError(str(exc)) from None
+    for symbol in agents.symbols:
+        if symbol not in config.instruments:
+            raise VenueConfigError(f"{config.source}: [agents] symbols: {symbol!r} is not an [[instrument]]")
+
+
+def start_agents(venue: Venue, clock: Clock) -> Market | None:
+    """Start the background market of ``venue.config``'s ``[agents]`` table on ``clock``; None if off.
+
+    A config without an ``[agents]`` table has no agents (so the probe and test configs stay quiet);
+    a table means agents on unless it says ``enabled = false`` (the AgentsConfig default is on).
+    A bad table raises :class:`~sim.agents.AgentsConfigError` naming the key.
+    """
+    from sim.agents import agents_config_from_dict, attach_to_venue  # numpy only when agents are used
+
+    if not venue.config.agents:
+        return None
+    config = agents_config_from_dict(venue.config.agents, source=venue.config.source)
+    venue.market = attach_to_venue(venue, clock, config)
+    return venue.market
+
+
+async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callable[[int], None] | None = None,
+                      stop: asyncio.Event | None = None, status_every_s: float | None = None) -> None:
+    """Run the venue on TCP in real time until SIGINT/SIGTERM (or until ``stop`` is set).
+
+    The background market (``[agents]``) runs on a :class:`~sim.clock.RealClock` on this loop:
+    agents schedule themselves in integer ns (``call_at``), which the RealClock turns into loop
+    timers, and their market data goes out through the same gateway as everyone's.  The status
+    line (every ``status_every_s``: 1 s on a terminal, 10 s otherwise) shows their activity.
+    """
     def echo(text: str) -> None:
         if not quiet:
             print(text, flush=True)
 
     loop = asyncio.get_running_loop()
+    clock = RealClock()
     venue = Venue(config, now_ns=time.time_ns,
                   schedule=lambda delay_ns, fn: loop.call_later(delay_ns / 1e9, fn))
+    market = start_agents(venue, clock)
     acceptor = FixAcceptor(venue.sessions, now_ns=time.time_ns, on_event=echo)
-    port = await acceptor.start(config.host, config.port)
+    try:
+        port = await acceptor.start(config.host, config.port)
+    except BaseException:
+        if market is not None:
+            market.stop(cancel_orders=False)
+        raise
     print(f"marketdrill exchange {config.comp_id} listening on {config.host}:{port}", flush=True)
     for session in venue.sessions:
         sid = session.session_id
         print(f"  session {sid.begin_string} {sid.target_comp_id} -> {sid.sender_comp_id} "
               f"(firm {venue.gateway.firm_of.get(str(sid), 'drop copy')})", flush=True)
     print(f"  instruments: {', '.join(config.instruments.symbols)}", flush=True)
+    if market is not None:
+        print(f"  background market: {len(market.agents)} agents on {', '.join(market.symbols)} "
+              f"(seed {market.config.seed})", flush=True)
     if ready is not None:
         ready(port)
-    stop = asyncio.Event()
+    if stop is None:
+        stop = asyncio.Event()
+    handled: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread
             pass
     tty = sys.stdout.isatty()
+    every = status_every_s if status_every_s is not None else (1.0 if tty else 10.0)
     try:
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=1.0 if tty else 10.0)
-            except asyncio.TimeoutError:
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            except TimeoutError:
                 line = venue.status_line()
                 if not quiet:
                     print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
     finally:
         print("\nmarketdrill exchange stopping", flush=True)
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        if market is not None:
+            market.stop(cancel_orders=False)
         await acceptor.stop()
         for session in venue.sessions:
             session.store.close()
@@ -267,6 +336,7 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
 def main(config_path: str, port: int | None, quiet: bool = False) -> int:
     """CLI entry: load the venue config (errors are the caller's to print) and serve."""
     config = load_venue_config(config_path, port=port)
+    check_agents(config)
     try:
         run_realtime(serve_venue(config, quiet=quiet))
     except KeyboardInterrupt:

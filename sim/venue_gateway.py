@@ -1,19 +1,37 @@
 """The venue's FIX gateway: the session Application that turns order-entry FIX into Exchange calls.
 
 NewOrderSingle (D), OrderCancelRequest (F), OrderCancelReplaceRequest (G), OrderStatusRequest (H),
-OrderMassCancelRequest (q), MarketDataRequest (V), SecurityListRequest (x) and
-SecurityDefinitionRequest (c) are served; any other application message gets
+OrderMassCancelRequest (q), MarketDataRequest (V), SecurityListRequest (x), SecurityDefinitionRequest
+(c) and TradingSessionStatusRequest (g) are served; any other application message gets
 BusinessMessageReject "Unsupported Message Type".  A malformed *business* value (a price off the
 tick grid, a fractional quantity, an unknown symbol) is answered the way real venues answer it:
 with a rejected ExecutionReport (OrdRejReason + Text) or an OrderCancelReject, never a session
 Reject, so the order-entry flow is never broken by a typo.
 
 Everything a message causes is sent synchronously, before the session handles its next message:
-the reports to every firm involved (and their drop copies), then the market data.
+the reports to every firm involved (and their drop copies), then the market data.  A drop copy
+gets every ExecutionReport of its firm rendered in the drop-copy session's own FIX version (a
+FIX 4.2 drop copy of a FIX 4.4 firm gets ExecTransType and no ExecType F).
+
+Trading status goes to every order-entry session (not to drop copies):
+
+* SecurityStatus (f) on every phase change of a symbol, SecurityTradingStatus(326) from the
+  tables below (FIX 4.4: 17 ready to trade, 2 halt, 21 pre-open, 18 not available; FIX 4.2 has
+  no 21, so its calls are 18; a phase we do not know is 20, never "ready to trade"; Text(58) says
+  why, except on FIX 4.2, whose SecurityStatus has no Text);
+* TradingSessionStatus (h) when the venue's *overall* phase changes: the most active phase of any
+  symbol (continuous > closing > pre-open/auction > halted/paused > closed), so one halted symbol
+  of two leaves the venue open, and halting the only one halts it.  TradSesStatus(340): 2 open,
+  5 pre-close (the closing call), 4 pre-open, 1 halted, 3 closed; TradingSessionID(336) ``1``
+  (the day session); UnsolicitedIndicator(325) Y.  The phases of one command are looked at once,
+  after all of its StatusChanges, so an auction (auction -> continuous at the same instant) does
+  not flicker through pre-open.  A TradingSessionStatusRequest (g) is answered with the current
+  status (325=N, TradSesReqID echoed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 
 from sim.exchange import Exchange
@@ -36,6 +54,26 @@ from sim.venue_events import (
 
 _ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT}
 _TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC, b"4": TimeInForce.FOK}
+
+# SecurityTradingStatus(326) per trading phase (sim.phases), checked against the enumerations of
+# tag 326 in sim/fix/spec/FIX44.json and FIX42.json.  FIX 4.4 has no value for a closing call:
+# 21 (pre-open: orders are collected, nothing matches) is what it is to an order-entry client,
+# and TradingSessionStatus 340=5 (pre-close) plus the Text say which call it is.
+_SECURITY_TRADING_STATUS = {"continuous": b"17", "halted": b"2", "paused": b"2", "pre_open": b"21",
+                            "auction": b"21", "closing": b"21", "closed": b"18"}
+# FIX 4.2 has no 21 (pre-open came with 4.3): a call is 18 (not available for trading) and its Text.
+_SECURITY_TRADING_STATUS_42 = {**_SECURITY_TRADING_STATUS, "pre_open": b"18", "auction": b"18", "closing": b"18"}
+_UNKNOWN_SECURITY_TRADING_STATUS = b"20"  # unknown or invalid (both versions)
+_ORD_REJ_REASONS_42 = frozenset(range(9))  # OrdRejReason(103) values FIX 4.2 knows (0-8)
+
+TRADING_SESSION_ID = b"1"  # TradingSessionID(336) of the venue's one session: "1", the day session
+# TradSesStatus(340) of the overall phase (FIX 4.2 and 4.4 enumerations: 1 halted, 2 open, 3 closed,
+# 4 pre-open, 5 pre-close).
+_TRAD_SES_STATUS = {"open": b"2", "halted": b"1", "closed": b"3", "pre_open": b"4", "pre_close": b"5"}
+# The venue's overall phase is the most active one of its symbols: rank, and what it is called.
+_SESSION_RANK = {"closed": 0, "halted": 1, "paused": 1, "pre_open": 2, "auction": 2, "closing": 3, "continuous": 4}
+_SESSION_PHASE = {"closed": "closed", "halted": "halted", "paused": "halted", "pre_open": "pre_open",
+                  "auction": "pre_open", "closing": "pre_close", "continuous": "open"}
 
 
 class _BadValue(Exception):
@@ -65,7 +103,8 @@ class VenueGateway:
 
     def __init__(self, exchange: Exchange, publisher: MarketDataPublisher, *,
                  firm_of: dict[str, str], drop_copy_of: dict[str, list[str]] | None = None,
-                 cancel_on_disconnect: set[str] | None = None, passwords: dict[str, str] | None = None) -> None:
+                 cancel_on_disconnect: set[str] | None = None, passwords: dict[str, str] | None = None,
+                 phase_of: Callable[[], Mapping[str, str]] | None = None) -> None:
         self.exchange = exchange
         self.publisher = publisher
         self.firm_of = firm_of                      # session id string -> firm
@@ -74,6 +113,8 @@ class VenueGateway:
         self.passwords = passwords or {}            # session id string -> required Password(554)
         self.sessions: dict[str, Session] = {}      # session id string -> live session
         self.messages_in = 0
+        self.phase_of = phase_of                    # symbol -> trading phase now (sim.phases values)
+        self.session_phase = self.overall_phase()   # what TradingSessionStatus last said (or would say)
 
     # -- SESSION CALLBACKS -----------------------------------------------------------------------
 
@@ -231,30 +272,47 @@ class VenueGateway:
 
     def dispatch(self, events: list[VenueEvent]) -> None:
         """Send each event to whoever must see it: owners, drop copies, market-data subscribers."""
+        statuses: dict[str, StatusChange] | None = None
         for event in events:
             cls = type(event)
             if cls is ExecReport:
-                body = self._exec_report_body(event)
-                self._to_owner(event.owner, b"8", body)
-                for drop in self.drop_copy_of.get(event.firm, ()):
-                    self._to_owner(drop, b"8", body)
+                self._send_report(event)
             elif cls is CancelReject:
-                self._to_owner(event.owner, b"9", self._cancel_reject_body(event))
+                session = self.sessions.get(event.owner)
+                if session is not None:
+                    session.send(b"9", self._cancel_reject_body(
+                        event, session.session_id.begin_string == "FIX.4.2"))
             elif cls is BookChange:
                 self.publisher.on_change(event)
             elif cls is StatusChange:
                 self._broadcast_status(event)
+                if statuses is None:
+                    statuses = {}
+                statuses[event.symbol] = event
+        if statuses is not None:
+            self._update_session_status(statuses)
 
-    def _to_owner(self, owner: str, msg_type: bytes, body: list) -> None:
-        session = self.sessions.get(owner)
-        if session is not None:
-            session.send(msg_type, body)
+    def _send_report(self, r: ExecReport) -> None:
+        """An ExecutionReport to its owner's session and the firm's drop copies, each in its own FIX version.
 
-    def _exec_report_body(self, r: ExecReport) -> list[tuple[int, object]]:
+        The body is rendered per BeginString of the *recipient* (FIX 4.2 has ExecTransType(20) and
+        no ExecType F), at most once per version, and only for sessions that are logged on.
+        """
+        rendered: dict[bool, list[tuple[int, object]]] = {}
+        sessions = self.sessions
+        for key in (r.owner, *self.drop_copy_of.get(r.firm, ())):
+            session = sessions.get(key)
+            if session is None:
+                continue
+            fix42 = session.session_id.begin_string == "FIX.4.2"
+            body = rendered.get(fix42)
+            if body is None:
+                body = rendered[fix42] = self._exec_report_body(r, fix42)
+            session.send(b"8", body)
+
+    def _exec_report_body(self, r: ExecReport, fix42: bool = False) -> list[tuple[int, object]]:
         instruments = self.exchange.instruments
         instrument = instruments.get(r.symbol) if r.symbol in instruments else None
-        session = self.sessions.get(r.owner)
-        fix42 = session is not None and session.session_id.begin_string == "FIX.4.2"
         body: list[tuple[int, object]] = []
         if instrument is not None and r.cum_qty:
             avg = (Decimal(r.notional) * instrument.tick_size / r.cum_qty).quantize(
@@ -278,21 +336,77 @@ class VenueGateway:
         if r.time_in_force is not None:
             body.append((59, r.time_in_force.value))
         if r.reject is not None and r.exec_type == ExecType.REJECTED:
-            body.append((103, r.reject.fix_reason))
+            reason = r.reject.fix_reason
+            if fix42 and reason not in _ORD_REJ_REASONS_42:
+                reason = 0  # FIX 4.2 has no 13 (quantity) or 99 (other): 0 is its "exchange option"
+            body.append((103, reason))
         body += [(150, _exec_type_42(r) if fix42 else r.exec_type.value), (151, r.leaves_qty)]
         return body
 
-    def _cancel_reject_body(self, c: CancelReject) -> list[tuple[int, object]]:
+    def _cancel_reject_body(self, c: CancelReject, fix42: bool = False) -> list[tuple[int, object]]:
+        reason = c.reason.fix_reason
+        if fix42:
+            reason = reason if reason in (0, 1, 3) else 2  # FIX 4.2: 0-3 only; 2 is "exchange option"
+        elif reason not in (0, 1, 2, 3, 6):
+            reason = 99
         return [(11, c.cl_ord_id), (37, c.order_id or "NONE"), (39, c.ord_status.value), (41, c.orig_cl_ord_id),
-                (58, c.reason.text), (102, c.reason.fix_reason if c.reason.fix_reason in (0, 1, 2, 3, 6) else 99),
-                (434, c.response_to)]
+                (58, c.reason.text), (102, reason), (434, c.response_to)]
 
     def _broadcast_status(self, event: StatusChange) -> None:
-        code = {"continuous": b"17", "halted": b"2", "paused": b"2", "pre_open": b"21", "auction": b"21",
-                "closed": b"18"}.get(event.phase, b"17")
+        """SecurityStatus (f) for one symbol's phase change, to every order-entry session."""
+        codes = (_SECURITY_TRADING_STATUS, _SECURITY_TRADING_STATUS_42)
+        unknown = _UNKNOWN_SECURITY_TRADING_STATUS
         for session in self.sessions.values():
             if str(session.session_id) in self.firm_of:
-                session.send(b"f", [(55, event.symbol), (58, event.text), (326, code)])
+                fix42 = session.session_id.begin_string == "FIX.4.2"
+                code = codes[fix42].get(event.phase, unknown)
+                if fix42:  # FIX 4.2's SecurityStatus has no Text(58)
+                    session.send(b"f", [(55, event.symbol), (326, code)])
+                else:
+                    session.send(b"f", [(55, event.symbol), (58, event.text), (326, code)])
+
+    # -- TRADING SESSION STATUS ------------------------------------------------------------------
+
+    def overall_phase(self, pending: dict[str, StatusChange] | None = None) -> str:
+        """The venue's session phase: the most active phase of any symbol (see the module docstring).
+
+        ``pending`` are StatusChanges being dispatched now; they win over the phase table, which a
+        delisting updates only after its StatusChange went out.
+        """
+        phases = dict(self.phase_of()) if self.phase_of is not None else {}
+        for symbol, event in (pending or {}).items():
+            phases[symbol] = event.phase
+        best = "closed"
+        for phase in phases.values():
+            if _SESSION_RANK.get(phase, 0) > _SESSION_RANK[best]:
+                best = phase
+        return _SESSION_PHASE.get(best, "closed")
+
+    def _update_session_status(self, statuses: dict[str, StatusChange]) -> None:
+        """TradingSessionStatus (h) to every order-entry session when the overall phase changed."""
+        phase = self.overall_phase(statuses)
+        if phase == self.session_phase:
+            return
+        self.session_phase = phase
+        text = "; ".join(event.text for event in statuses.values() if event.text)
+        for session in self.sessions.values():
+            if str(session.session_id) in self.firm_of:
+                session.send(b"h", self._session_status_body(phase, text, unsolicited=True))
+
+    def _session_status_body(self, phase: str, text: str, *, unsolicited: bool,
+                             req_id: bytes | None = None) -> list[tuple[int, object]]:
+        body: list[tuple[int, object]] = []
+        if req_id is not None:
+            body.append((335, req_id))
+        body += [(336, TRADING_SESSION_ID), (325, b"Y" if unsolicited else b"N"), (340, _TRAD_SES_STATUS[phase])]
+        if text:
+            body.append((58, text))
+        return body
+
+    def _trading_session_status_request(self, session: Session, msg: FixMessage) -> None:
+        """TradingSessionStatusRequest (g): answer with the venue's current TradingSessionStatus."""
+        session.send(b"h", self._session_status_body(self.overall_phase(), "", unsolicited=False,
+                                                     req_id=msg.get(335) or b""))
 
 
 def _text(raw: bytes | None) -> str:
@@ -317,4 +431,5 @@ _HANDLERS = {
     b"V": VenueGateway._market_data,
     b"x": VenueGateway._security_list,
     b"c": VenueGateway._security_definition,
+    b"g": VenueGateway._trading_session_status_request,
 }
