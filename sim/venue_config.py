@@ -35,7 +35,6 @@ Every mistake is refused with the file, the table and key, and the reason.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 from sim.instruments import InstrumentError, InstrumentTable
 from sim.phases import PhaseConfig, PhaseError
 from sim.protections import ProtectionsConfig, ProtectionsError
+from sim.tomlfile import read_toml
 
 
 class VenueConfigError(ValueError):
@@ -90,14 +90,7 @@ _TOP = ("venue", "instrument", "firm", "agents", "protections", "phases")
 def load_venue_config(path: str | Path, *, port: int | None = None) -> VenueConfig:
     """Read and check a venue TOML file; ``port`` overrides ``[venue] port``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VenueConfigError(f"{path}: cannot read venue config: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise VenueConfigError(f"{path}: TOML syntax error: {exc}") from None
+    data = read_toml(path, VenueConfigError, "venue config")
     return venue_config_from_dict(data, source=str(path), base=path.parent, port=port)
 
 
