@@ -255,7 +255,7 @@ def _split_slow(region: bytes, data_fields: dict[int, int], length_tags: frozens
         length_tag = data_fields.get(tag)
         if length_tag is not None and length_tag in lengths:
             raw = lengths[length_tag]
-            if not raw.isdigit():
+            if not raw.isdigit() or len(raw) > 12:
                 raise GarbledFrame(f"bad length {raw[:20]!r} for data field {tag}")
             end = start + int(raw)
             if end >= n or region[end:end + 1] != SOH:

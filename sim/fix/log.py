@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from sim.fix.store import SessionID
 from sim.fix.timestamps import format_utc_timestamp
@@ -30,6 +30,35 @@ def mask_secrets(raw: bytes) -> bytes:
     b'8=FIX.4.4\\x01554=***\\x0110=000\\x01'
     """
     return _SECRET.sub(rb"\1***", raw)
+
+
+class SessionLog(Protocol):
+    """Where a session writes its message and event log (QuickFIX's Log interface)."""
+
+    def on_incoming(self, raw: bytes) -> None: ...
+    def on_outgoing(self, raw: bytes) -> None: ...
+    def on_event(self, text: str) -> None: ...
+
+
+class MemoryLog:
+    """A session log kept in memory (tests and virtual-time runs read it back)."""
+
+    def __init__(self) -> None:
+        self.incoming: list[bytes] = []
+        self.outgoing: list[bytes] = []
+        self.events: list[str] = []
+
+    def on_incoming(self, raw: bytes) -> None:
+        """Keep a received frame."""
+        self.incoming.append(raw)
+
+    def on_outgoing(self, raw: bytes) -> None:
+        """Keep a sent frame."""
+        self.outgoing.append(raw)
+
+    def on_event(self, text: str) -> None:
+        """Keep an event line."""
+        self.events.append(text)
 
 
 class FileLog:

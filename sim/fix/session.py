@@ -36,10 +36,11 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from sim.fix.application import Application, BusinessReject, NullApplication, RejectLogon
 from sim.fix.codec import FixMessage, FrameReader, GarbledFrame, decode, encode
 from sim.fix.dictionary import Dictionary
+from sim.fix.log import MemoryLog, SessionLog
 from sim.fix.store import MemoryStore, MessageStore, SessionID
 from sim.fix.timestamps import format_utc_timestamp, parse_utc_timestamp
 from sim.fix.validation import BUSINESS_REJECT_TEXT, SESSION_REJECT_TEXT, validate
@@ -53,7 +54,7 @@ _ROUTING_SWAP = ((115, 128), (116, 129), (144, 145), (128, 115), (129, 116), (14
 REJECT_TEXT = SESSION_REJECT_TEXT  # one table, shared with validation
 
 
-# -- ACTIONS AND APPLICATION ------------------------------------------------------------------
+# -- ACTIONS ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,74 +70,6 @@ class Disconnect:
 
     reason: str
 
-
-class RejectLogon(Exception):
-    """Raised by an application's ``on_logon_request`` to refuse a Logon (Logout with this text)."""
-
-
-class BusinessReject(Exception):
-    """Raised by an application to answer a message with BusinessMessageReject(j)."""
-
-    def __init__(self, reason: int, text: str | None = None, ref_tag: int | None = None) -> None:
-        super().__init__(text or BUSINESS_REJECT_TEXT.get(reason, "Other"))
-        self.reason = reason
-        self.text = text or BUSINESS_REJECT_TEXT.get(reason, "Other")
-        self.ref_tag = ref_tag
-
-
-class Application(Protocol):
-    """What a session calls: logon checks, logon/logout notices and application messages."""
-
-    def on_logon_request(self, session: Session, logon: FixMessage) -> None: ...
-    def on_logon(self, session: Session) -> None: ...
-    def on_logout(self, session: Session) -> None: ...
-    def from_app(self, session: Session, message: FixMessage) -> None: ...
-
-
-class NullApplication:
-    """An application that accepts every logon and rejects every application message."""
-
-    def on_logon_request(self, session: Session, logon: FixMessage) -> None:
-        """Accept every logon."""
-
-    def on_logon(self, session: Session) -> None:
-        """Nothing to do."""
-
-    def on_logout(self, session: Session) -> None:
-        """Nothing to do."""
-
-    def from_app(self, session: Session, message: FixMessage) -> None:
-        """Refuse: this application handles no application messages."""
-        raise BusinessReject(3)
-
-
-class SessionLog(Protocol):
-    """Where a session writes its message and event log (QuickFIX's Log interface)."""
-
-    def on_incoming(self, raw: bytes) -> None: ...
-    def on_outgoing(self, raw: bytes) -> None: ...
-    def on_event(self, text: str) -> None: ...
-
-
-class MemoryLog:
-    """A session log kept in memory (tests and virtual-time runs read it back)."""
-
-    def __init__(self) -> None:
-        self.incoming: list[bytes] = []
-        self.outgoing: list[bytes] = []
-        self.events: list[str] = []
-
-    def on_incoming(self, raw: bytes) -> None:
-        """Keep a received frame."""
-        self.incoming.append(raw)
-
-    def on_outgoing(self, raw: bytes) -> None:
-        """Keep a sent frame."""
-        self.outgoing.append(raw)
-
-    def on_event(self, text: str) -> None:
-        """Keep an event line."""
-        self.events.append(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +484,7 @@ class Session:
                 return
         self.received_logon = True
         if not self.config.initiator or (self.received_reset and not self.sent_reset):
-            self.heartbeat_ns = int(hb) * NS
+            self.heartbeat_ns = (_seq_int(hb) or 0) * NS
             self.log.on_event("Received logon request")
             body: list[tuple[int, bytes | str | int]] = [(98, b"0"), (108, hb)]
             if self.received_reset:
@@ -608,7 +541,9 @@ class Session:
         new_seq = msg.get(36)
         if new_seq is None:
             raise _MissingField(36)
-        new = int(new_seq)
+        new = _seq_int(new_seq)
+        if new is None:
+            raise _MissingField(36)
         expected = self.store.next_target_seq
         self.log.on_event(f"Received SequenceReset FROM: {expected} TO: {new}")
         if new > expected:
@@ -622,7 +557,9 @@ class Session:
         begin_raw, end_raw = msg.get(7), msg.get(16)
         if begin_raw is None or end_raw is None:
             raise _MissingField(7 if begin_raw is None else 16)
-        begin, end = int(begin_raw), int(end_raw)
+        begin, end = _seq_int(begin_raw), _seq_int(end_raw)
+        if begin is None or end is None:
+            raise _MissingField(7 if begin is None else 16)
         self.log.on_event(f"Received ResendRequest FROM: {begin} TO: {end}")
         next_sender = self.store.next_sender_seq
         if (self._fix42_or_later and end == 0) or end == 999999 or end >= next_sender:
@@ -825,7 +762,8 @@ def _seq_of(msg: FixMessage) -> int | None:
 
 
 def _seq_int(raw: bytes | None) -> int | None:
-    if not raw or not raw.isdigit():
+    """A small non-negative integer field, or None (not digits, or too long to be a real value)."""
+    if not raw or not raw.isdigit() or len(raw) > 18:
         return None
     return int(raw)
 

@@ -319,3 +319,15 @@ def test_an_application_that_raises_gets_business_reject_other_and_the_seqnum_is
     assert bmr.msg_type() == b"j" and f[380] == b"0" and b"RuntimeError" in f[58]
     assert tw.session.next_target_seq == 3
     assert any("Application error" in e and "position service unavailable" in e for e in tw.session.log.events)
+
+
+def test_a_4301_digit_value_is_a_format_reject_not_a_crash():
+    # Found by the fuzzer: CPython refuses int() on more than 4,300 digits; validation used to raise.
+    tw = Counterparty()
+    tw.logon()
+    [reject] = tw.send("1", [(112, "T"), (1128, "9" * 4301)]) or [None]
+    assert reject is not None and reject.msg_type() == b"3"
+    huge_seq = tw.raw("0", seq=2)
+    tw.seq = 2
+    replies = tw.feed(huge_seq.replace(b"\x0134=2\x01", b"\x0134=" + b"9" * 4301 + b"\x01"))
+    assert all(m.msg_type() in (b"3", b"5") for m in replies)
