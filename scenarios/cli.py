@@ -112,7 +112,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from scenarios.replay import describe, replay
 
-    result = replay(args.journal, args.set)
+    result = replay(args.journal, args.set, args.engine)
     print(describe(result))
     return 0 if result.identical else 1
 
@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("journal", help="a journal written by marketdrill run --journal-dir")
     replay_cmd.add_argument("--set", action="append", default=[], metavar="FIRM.risk.LIMIT=VALUE",
                             help="replay with a changed risk limit (repeatable; VALUE 'none' switches it off)")
+    replay_cmd.add_argument("--engine", action="append", default=[], metavar="[FIRM=]python:module:Class",
+                            help="replay through another order engine (yours: see engines/protocol.py)")
     replay_cmd.set_defaults(func=_cmd_replay)
 
     changes = sub.add_parser("changes", help="print the What Changed timeline of a recorded run")

@@ -63,8 +63,23 @@ def apply_settings(scenario: Scenario, settings: list[str]) -> Scenario:
     return dataclasses.replace(scenario, firms=tuple(firms))
 
 
-def replay(path: str | Path, settings: list[str] | None = None) -> ReplayResult:
-    """Re-run the journal's scenario with its seed (and any ``--set`` overrides); compare every event."""
+def apply_engines(scenario: Scenario, engines: list[str]) -> Scenario:
+    """Apply ``[FIRM=]python:module:Class`` overrides: replay the run through another order engine."""
+    firms = list(scenario.firms)
+    for item in engines:
+        firm_id, sep, kind = item.rpartition("=") if "=" in item else ("", "", item)
+        if not kind.startswith("python:") or kind.count(":") != 2:
+            raise ScenarioError(f"--engine takes [FIRM=]python:module:Class, got {item!r}")
+        targets = [i for i, f in enumerate(firms) if not firm_id or f.id == firm_id]
+        if not targets:
+            raise ScenarioError(f"--engine {item}: no firm {firm_id!r} (firms: {', '.join(f.id for f in firms)})")
+        for index in targets:
+            firms[index] = dataclasses.replace(firms[index], engine=kind)
+    return dataclasses.replace(scenario, firms=tuple(firms))
+
+
+def replay(path: str | Path, settings: list[str] | None = None, engines: list[str] | None = None) -> ReplayResult:
+    """Re-run the journal's scenario with its seed (and ``--set``/``--engine`` overrides); compare every event."""
     recorded, recorded_hash = read_journal(path)
     if not recorded or recorded[0].kind != "run.start" or "scenario_toml" not in recorded[0].data:
         raise ScenarioError(f"{path}: not a scenario run journal (its first event must be run.start "
@@ -73,6 +88,8 @@ def replay(path: str | Path, settings: list[str] | None = None) -> ReplayResult:
     scenario = parse_scenario(start["scenario_toml"], source=f"{path} (recorded scenario)")
     if settings:
         scenario = apply_settings(scenario, settings)
+    if engines:
+        scenario = apply_engines(scenario, engines)
     record = run_scenario(scenario, start["seed"])
     assert record.journal is not None
     replayed = record.journal.events

@@ -63,3 +63,12 @@ def test_a_bad_set_names_what_was_wrong(tmp_path):
         replay(path, ["NOPE.risk.max_order_qty=5"])
     with pytest.raises(ScenarioError, match="FIRM.risk.LIMIT=VALUE"):
         replay(path, ["max_order_qty=5"])
+
+
+def test_replaying_through_another_engine_runs_it_and_compares(tmp_path):
+    path, _ = _record(tmp_path, "goldman-options-2013")
+    result = replay(path, engines=["GS=python:examples.minimal_engine:MinimalEngine"])
+    # The minimal engine refuses the same orders with the same codes; its ClOrdIDs may differ.
+    assert result.recorded_events > 0 and result.replayed_events > 0
+    with pytest.raises(ScenarioError, match="FIRM=]python:module:Class"):
+        replay(path, engines=["GS=minimal"])
