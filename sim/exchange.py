@@ -218,11 +218,17 @@ class Exchange:
         events = self._translate(order, book_events)
         return events + self.guard.after(self, events)
 
-    def status(self, *, firm: str, owner: str, cl_ord_id: str, order_id: str | None = None) -> list[VenueEvent]:
-        """An OrderStatusRequest: the order's current state as an ExecType=I report."""
+    def status(self, *, firm: str, owner: str, cl_ord_id: str, order_id: str | None = None, symbol: str = "",
+               side: int = 1) -> list[VenueEvent]:
+        """An OrderStatusRequest: the order's current state as an ExecType=I report.
+
+        For an order the firm does not have, the report echoes the request's symbol and side (an
+        empty Symbol would be a malformed message a strict counterparty rejects).
+        """
         order = self._find(firm, owner, cl_ord_id, order_id)
         if order is None:
-            ghost = Order(0, order_id or "NONE", firm, owner, cl_ord_id, None, "", 1, OrdType.LIMIT, None, 0, None)
+            ghost = Order(0, order_id or "NONE", firm, owner, cl_ord_id, None, symbol or "?", side, OrdType.LIMIT,
+                          None, 0, None)
             ghost.done = True
             return [self._report(ghost, ExecType.ORDER_STATUS, OrdStatus.REJECTED, reject=UNKNOWN_ORDER)]
         return [self._report(order, ExecType.ORDER_STATUS, order.status)]

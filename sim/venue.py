@@ -320,6 +320,10 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
                 await asyncio.wait_for(stop.wait(), timeout=every)
             except TimeoutError:
                 line = venue.status_line()
+                for session in venue.sessions:  # FileLog buffers: put the last interval's lines on disk
+                    flush = getattr(session.log, "flush", None)
+                    if flush is not None:
+                        flush()
                 if not quiet:
                     print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
     finally:
@@ -331,6 +335,9 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
         await acceptor.stop()
         for session in venue.sessions:
             session.store.close()
+            close = getattr(session.log, "close", None)
+            if close is not None:
+                close()  # FileLog: flush what the message and event logs still buffer
 
 
 def main(config_path: str, port: int | None, quiet: bool = False) -> int:

@@ -207,8 +207,10 @@ class VenueGateway:
 
     def _status(self, session: Session, msg: FixMessage) -> None:
         owner = str(session.session_id)
+        side = msg.get(54)
         self.dispatch(self.exchange.status(firm=self.firm_of.get(owner, owner), owner=owner,
-                                           cl_ord_id=_text(msg.get(11)), order_id=_text(msg.get(37)) or None))
+                                           cl_ord_id=_text(msg.get(11)), order_id=_text(msg.get(37)) or None,
+                                           symbol=_text(msg.get(55)), side=int(side) if side in (b"1", b"2") else 1))
 
     def _mass_cancel(self, session: Session, msg: FixMessage) -> None:
         owner = str(session.session_id)
