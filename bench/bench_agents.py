@@ -164,7 +164,7 @@ def main() -> None:
         "",
         f"- target: >= 300,000 agent events/s. **Not met** end to end: {n_a / cpu_a:,.0f}/s.",
         f"- what limits it: the Exchange core is {share:.0%} of the CPU per event "
-        f"({per['exchange'] * 1e6:.1f} us: an `Order` record, 2-4 frozen `ExecReport` dataclasses, exec-id "
+        f"({per['exchange'] * 1e6:.1f} us: an `Order` record, 2-4 `ExecReport` records (slotted, no longer frozen: see sim/venue_events.py), exec-id "
         "strings and a `BookChange` per command; the book's own matching is a few us of that). "
         "Exchange.orders keeps every order ever sent, so the cyclic GC scans a growing heap "
         f"(GC off: {n_a / cpu_nogc:,.0f}/s).  The agent layer itself (decisions from pre-drawn numpy "

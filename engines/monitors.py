@@ -45,6 +45,7 @@ class MonitorConfig:
     loss_page: int | None = None                  # realised+unrealised P&L below -this (currency units)
     crossed_grace_ns: int = 0                     # a crossed/locked feed must persist this long
     quiet_resolve_ns: int = 60 * S                # event-driven alerts resolve after this long without a repeat
+    session_down_grace_ns: int = 1 * S            # an order-entry session down this long raises SessionDown
 
 
 _EVENT_DRIVEN = frozenset({"FillTooGood", "RepeatedExecutions", "StrategyCannotTrade", "OrderRateSpike"})
@@ -161,7 +162,7 @@ class Monitors:
         elif not up:
             self.fire("SessionDown", "ticket", "technical", {"firm": name}, time_ns,
                       f"order entry session of {name} is down", reason="session_down",
-                      causes=[f"session down since {format_utc(time_ns)}"])
+                      causes=[f"session down since {format_utc(time_ns)}"], key=key)
 
     def tick(self, now_ns: int) -> None:
         """Run the time-based rules."""
@@ -185,6 +186,18 @@ class Monitors:
                           reason="crossed_feed", causes=[f"crossed since {format_utc(since)}"],
                           key=("CrossedMarket", symbol))
         for name, engine in self.engines.items():
+            session = getattr(engine, "session", None)
+            if session is not None:
+                # The transport is the engine's own session: watch it directly (a dropped order-entry
+                # session is a technical fact, a ticket; its trading symptoms page on their own).
+                down_since = self._sessions.get(name)
+                if not session.logged_on:
+                    if down_since is None or down_since[0]:
+                        self._sessions[name] = (False, now_ns)
+                    elif now_ns - down_since[1] >= cfg.session_down_grace_ns:
+                        self.on_session(name, False, down_since[1])
+                elif down_since is not None and not down_since[0]:
+                    self.on_session(name, True, now_ns)
             if cfg.unacked_ns is not None:
                 late = engine.unacked(cfg.unacked_ns)
                 key = ("UnackedOrders", name)

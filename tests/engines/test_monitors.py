@@ -119,3 +119,19 @@ def test_a_venue_halt_pages_and_resolves_when_continuous_again():
     monitors.on_venue_status("PRB", "halted", "news pending", 1 * S)
     monitors.on_venue_status("PRB", "continuous", "re-opened", 9 * S)
     assert [a.name for a in fired] == ["VenueHalt", "VenueHalt"] and fired[1].ends_at_ns == 9 * S
+
+
+def test_a_dropped_order_entry_session_is_a_ticket_after_the_grace_period_and_resolves_on_logon():
+    monitors, engine, fired = _monitors(session_down_grace_ns=1 * S)
+    engine.session = SimpleNamespace(logged_on=True)
+    monitors.tick(1 * S)
+    engine.session.logged_on = False
+    monitors.tick(2 * S)
+    monitors.tick(3 * S - 1)
+    assert fired == []
+    monitors.tick(3 * S)
+    [alert] = fired
+    assert alert.name == "SessionDown" and alert.severity == "ticket" and alert.lens == "technical"
+    engine.session.logged_on = True
+    monitors.tick(4 * S)
+    assert fired[-1].ends_at_ns == 4 * S
