@@ -167,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--risk", nargs="+", action="append", default=[], metavar="LIMIT=VALUE",
                    help="engine limits for every firm, e.g. max_order_qty=1000 (docs/scenarios.md [firm.risk])")
     p.add_argument("--with-order-injects", action="store_true",
-                   help="write orders/cancels/replaces as the proposed order/cancel/replace inject kinds")
+                   help="replay cancels and replaces too: write orders, cancels and replaces as order/cancel/replace injects (default: orders only, cancels and replaces as comments)")
     p.add_argument("--name", help="the scenario's name (default: the output file's stem)")
     return p
 
