@@ -104,12 +104,11 @@ class DeadlockError(RuntimeError):
         self.blocked = blocked
 
 
-class _VirtualSelector(selectors.BaseSelector):
-    """Wraps a real selector: polls it without blocking, and jumps virtual time instead of waiting."""
+class _WrappedSelector(selectors.BaseSelector):
+    """Delegates registration to a real selector; subclasses decide how ``select`` waits."""
 
     def __init__(self, real: selectors.BaseSelector):
         self._real = real
-        self._loop: VirtualEventLoop | None = None
 
     def register(self, fileobj, events, data=None):
         return self._real.register(fileobj, events, data)
@@ -125,6 +124,14 @@ class _VirtualSelector(selectors.BaseSelector):
 
     def close(self) -> None:
         self._real.close()
+
+
+class _VirtualSelector(_WrappedSelector):
+    """Wraps a real selector: polls it without blocking, and jumps virtual time instead of waiting."""
+
+    def __init__(self, real: selectors.BaseSelector):
+        super().__init__(real)
+        self._loop: VirtualEventLoop | None = None
 
     def select(self, timeout: float | None = None):
         loop = self._loop
@@ -327,27 +334,12 @@ def _where(task: asyncio.Task) -> str:
     return " -> ".join(frames) or "<not started>"
 
 
-class _ScaledSelector(selectors.BaseSelector):
+class _ScaledSelector(_WrappedSelector):
     """Wraps a real selector so a timeout in simulated seconds waits ``timeout / speed`` real ones."""
 
     def __init__(self, real: selectors.BaseSelector, speed: float):
-        self._real = real
+        super().__init__(real)
         self._speed = speed
-
-    def register(self, fileobj, events, data=None):
-        return self._real.register(fileobj, events, data)
-
-    def unregister(self, fileobj):
-        return self._real.unregister(fileobj)
-
-    def modify(self, fileobj, events, data=None):
-        return self._real.modify(fileobj, events, data)
-
-    def get_map(self):
-        return self._real.get_map()
-
-    def close(self) -> None:
-        self._real.close()
 
     def select(self, timeout: float | None = None):
         return self._real.select(None if timeout is None else timeout / self._speed)
