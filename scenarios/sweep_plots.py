@@ -164,10 +164,7 @@ def _pass_rate(plt: Any, result: SweepResult, path: Path) -> Path:
         ax.set_title(f"Pass rate vs {param.path}")
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _times(plt: Any, result: SweepResult, path: Path) -> Path:
@@ -198,10 +195,7 @@ def _times(plt: Any, result: SweepResult, path: Path) -> Path:
         ax.set_title(f"Time to {what}")
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _damage(plt: Any, result: SweepResult, path: Path) -> Path:
@@ -235,10 +229,7 @@ def _damage(plt: Any, result: SweepResult, path: Path) -> Path:
             ax.set_ylabel(f"{what} (median, min-max)")
             ax.grid(alpha=0.3)
             ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _heatmap(plt: Any, result: SweepResult, path: Path) -> Path:
@@ -262,10 +253,7 @@ def _heatmap(plt: Any, result: SweepResult, path: Path) -> Path:
                 ax.text(j, i, f"{value:.0f}%", ha="center", va="center", fontsize="small")
     fig.colorbar(image, ax=ax, label="pass rate (%)")
     ax.set_title("Pass rate")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def write_plots(result: SweepResult) -> list[Path]:
@@ -349,3 +337,11 @@ Scenario <code>{esc(sweep.source)}</code>.</p>
 (same journal hash as the sweep's row).</p>
 </body></html>
 """
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Lay out, write as PNG and free one figure (every plot ends this way)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
