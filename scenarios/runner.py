@@ -111,81 +111,119 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *, latency_ns: int
 
 
 async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
-    clock = current_clock()
-    now = clock.now_ns
-    loop = asyncio.get_running_loop()
-    journal = Journal(now)
-    record = RunRecord(scenario, seed, now(), journal=journal)
-    journal.record("run.start", scenario=scenario.name, seed=seed, scenario_toml=scenario.text)
-    world = World(scenario.venue, now_ns=now, latency_ns=latency_ns)
-    record.world = world
-    changes = ChangeLog(now_ns=now)
-    changes.subscribe(lambda change: journal.record("change", change=change.to_payload()))
-    sink = MemorySink()
-    router = AlertRouter(None, now_ns=now, changes=changes, journal=journal)
-    router.add_sink(sink)
-    monitors = Monitors(MonitorConfig(), emit=router.receive, venue=scenario.venue.comp_id)
-    seeds = np.random.SeedSequence(seed).spawn(2)
+    run = ScenarioRun(scenario, seed, latency_ns=latency_ns)
+    await run.start()
+    await run.run()
+    return run.finish()
 
-    _watch_venue(world, record)
-    _venue_layer_off(world, {f.id for f in scenario.firms if not f.layers["venue"]})
-    for firm in scenario.firms:
-        risk = RiskEngine(firm.risk, enabled=firm.layers["engine"], clock=now,
-                          on_change=lambda c, f=firm.id: changes.add(change_from_risk(c, {"firm": f})))
-        engine = world.add_engine(firm.id, firm.comp_id, risk=risk, factory=_engine_factory(firm.engine))
-        record.engines[firm.id] = engine
-        monitors.watch(engine)
-        engine.subscribe(lambda update, f=firm.id: _on_update(record, f, update))
-    market = _start_agents(world, scenario, clock, np.random.default_rng(seeds[0]))
-    _watch_feed(world, monitors, now)
-    _watch_status(world, monitors, record, now)
-    await world.logged_on()
-    _refresh_references(world, market, record)
 
-    from scenarios.strategies_factory import build_strategies
+class ScenarioRun:
+    """One scenario run in three steps, so a drill can pace it and act between ticks.
 
-    strategies = build_strategies(scenario, world, np.random.default_rng(seeds[1]))
-    for strategy in strategies:
-        if not getattr(strategy, "dormant", False):
-            strategy.start()
+    :func:`run_scenario` calls ``start()``, ``run()`` and ``finish()`` straight through; a drill
+    (scenarios/drill) passes ``run(on_tick=...)`` a callback that applies the trainee's actions at
+    tick boundaries and waits for the wall clock, which keeps a drill replayable from its actions.
+    """
 
-    from scenarios.injections import Injector
+    def __init__(self, scenario: Scenario, seed: int, *, latency_ns: int = 50_000) -> None:
+        self.scenario, self.seed, self.latency_ns = scenario, seed, latency_ns
+        self.end_ns = 0
+        self.strategies: list[Any] = []
 
-    injector = Injector(scenario, world, record, changes, market, strategies)
-    start = now()
-    for step in scenario.injects:
-        if step.at_ns is not None:
-            loop.call_at_ns(start + step.at_ns, injector.apply, step)
-    end = start + scenario.duration_ns
-    while now() < end:
-        await asyncio.sleep(min(TICK_NS, end - now()) / 1e9)
+    async def start(self) -> None:
+        """Build the world, log everyone on, start strategies and schedule the timed injections."""
+        scenario, seed = self.scenario, self.seed
+        clock = current_clock()
+        self.clock = clock
+        now = self.now = clock.now_ns
+        loop = asyncio.get_running_loop()
+        journal = self.journal = Journal(now)
+        record = self.record = RunRecord(scenario, seed, now(), journal=journal)
+        journal.record("run.start", scenario=scenario.name, seed=seed, scenario_toml=scenario.text)
+        world = self.world = World(scenario.venue, now_ns=now, latency_ns=self.latency_ns)
+        record.world = world
+        changes = self.changes = ChangeLog(now_ns=now)
+        changes.subscribe(lambda change: journal.record("change", change=change.to_payload()))
+        sink = self.sink = MemorySink()
+        router = self.router = AlertRouter(None, now_ns=now, changes=changes, journal=journal)
+        router.add_sink(sink)
+        monitors = self.monitors = Monitors(MonitorConfig(), emit=router.receive, venue=scenario.venue.comp_id)
+        seeds = np.random.SeedSequence(seed).spawn(2)
+
+        _watch_venue(world, record)
+        _venue_layer_off(world, {f.id for f in scenario.firms if not f.layers["venue"]})
+        for firm in scenario.firms:
+            risk = RiskEngine(firm.risk, enabled=firm.layers["engine"], clock=now,
+                              on_change=lambda c, f=firm.id: changes.add(change_from_risk(c, {"firm": f})))
+            engine = world.add_engine(firm.id, firm.comp_id, risk=risk, factory=_engine_factory(firm.engine))
+            record.engines[firm.id] = engine
+            monitors.watch(engine)
+            engine.subscribe(lambda update, f=firm.id: _on_update(record, f, update))
+        market = self.market = _start_agents(world, scenario, clock, np.random.default_rng(seeds[0]))
+        _watch_feed(world, monitors, now)
+        _watch_status(world, monitors, record, now)
+        await world.logged_on()
         _refresh_references(world, market, record)
-        injector.poll_conditions()
-        monitors.tick(now())
-        router.tick(now())
-    for strategy in strategies:
-        if getattr(strategy, "state", None) != "running" and hasattr(strategy, "state"):
-            continue
-        strategy.stop()
-    if market is not None:
-        market.stop(cancel_orders=False)
-    router.tick(now())
-    record.notifications = list(sink.notifications)
-    record.alerts_fired = list(monitors.fired)
-    for notification in record.pages():
-        alert = notification.firing[0] if notification.firing else notification.alerts[0]
-        causes = "; ".join(alert.causes)
-        changed = "; ".join(change.describe(notification.time_ns) for change in alert.changes)
-        others = sorted({a.name for a in notification.alerts} - {alert.name})
-        record.note(TimelineEntry(notification.time_ns, "page", f"PAGE {alert.name}: {alert.symptom}"
-                                  + (f" (causes: {causes})" if causes else "")
-                                  + (f" (what changed: {changed})" if changed else "")
-                                  + (f" (grouped with: {', '.join(others)})" if others else ""),
-                                  firm=alert.labels.get("firm", "")))
-    record.end_ns = now()
-    record.timeline.sort(key=lambda e: e.time_ns)
-    journal.record("run.end", hash_before=journal.hash)
-    return record
+
+        from scenarios.strategies_factory import build_strategies
+
+        strategies = self.strategies = build_strategies(scenario, world, np.random.default_rng(seeds[1]))
+        for strategy in strategies:
+            if not getattr(strategy, "dormant", False):
+                strategy.start()
+
+        from scenarios.injections import Injector
+
+        self.injector = Injector(scenario, world, record, changes, market, strategies)
+        start = self.start_ns = now()
+        for step in scenario.injects:
+            if step.at_ns is not None:
+                loop.call_at_ns(start + step.at_ns, self.injector.apply, step)
+        self.end_ns = start + scenario.duration_ns
+
+    async def run(self, on_tick: Callable[[int], None] | None = None) -> None:
+        """Advance in ticks to the end (``end_ns`` may be moved earlier by ``on_tick`` to end a drill)."""
+        now, world, market, record = self.now, self.world, self.market, self.record
+        while now() < self.end_ns:
+            await asyncio.sleep(min(TICK_NS, self.end_ns - now()) / 1e9)
+            _refresh_references(world, market, record)
+            self.injector.poll_conditions()
+            self.monitors.tick(now())
+            self.router.tick(now())
+            if on_tick is not None:
+                on_tick(now())
+
+    def finish(self) -> RunRecord:
+        """Stop strategies and the market, collect notifications and pages, and close the journal."""
+        now, record, journal, monitors = self.now, self.record, self.journal, self.monitors
+        for strategy in self.strategies:
+            if getattr(strategy, "state", None) != "running" and hasattr(strategy, "state"):
+                continue
+            strategy.stop()
+        if self.market is not None:
+            self.market.stop(cancel_orders=False)
+        self.router.tick(now())
+        record.notifications = list(self.sink.notifications)
+        record.alerts_fired = list(monitors.fired)
+        for notification in record.pages():
+            record.note(page_entry(notification))
+        record.end_ns = now()
+        record.timeline.sort(key=lambda e: e.time_ns)
+        journal.record("run.end", hash_before=journal.hash)
+        return record
+
+
+def page_entry(notification: Notification) -> TimelineEntry:
+    """The timeline line for a page: the symptom, its causes, what changed and what it grouped."""
+    alert = notification.firing[0] if notification.firing else notification.alerts[0]
+    causes = "; ".join(alert.causes)
+    changed = "; ".join(change.describe(notification.time_ns) for change in alert.changes)
+    others = sorted({a.name for a in notification.alerts} - {alert.name})
+    return TimelineEntry(notification.time_ns, "page", f"PAGE {alert.name}: {alert.symptom}"
+                         + (f" (causes: {causes})" if causes else "")
+                         + (f" (what changed: {changed})" if changed else "")
+                         + (f" (grouped with: {', '.join(others)})" if others else ""),
+                         firm=alert.labels.get("firm", ""))
 
 
 def _engine_factory(kind: str) -> Callable[..., OrderEngine] | None:
