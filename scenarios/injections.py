@@ -90,6 +90,10 @@ class Injector:
         except Exception as exc:  # noqa: BLE001 - reported as the run's error, not lost in the loop
             self.record.errors.append(f"inject {step.describe()} failed: {type(exc).__name__}: {exc}")
 
+    def apply_or_raise(self, step: Step) -> None:
+        """Apply one step now and let a failure raise (a drill reports it to the trainee)."""
+        self._apply(step)
+
     def _apply(self, step: Step) -> None:
         now = self.world.now_ns()
         self.record.inject_times[step.index] = now
