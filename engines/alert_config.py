@@ -352,10 +352,14 @@ def default_config() -> RouterConfig:
 
     * ``severity="page"`` -> receiver ``pager``, grouped by (venue, symbol): one fault on one
       instrument is one page however many strategies feel it; group_wait 2 s (RTS 6: within 5 s).
-    * ``severity="ticket"`` -> ``tickets``; everything else -> ``log`` (info).
+    * ``severity="ticket"`` -> ``tickets``; everything else -> ``log`` (info).  ``SelfTrade`` and
+      ``WarningsOverridden`` tickets are a firm's compliance matter: grouped per firm as well.
     * A page inhibits ticket/info alerts on the same venue and symbol (the symptom explains them;
-      they stay as cause metadata).  A venue-wide ``VenueHalt`` (no symbol label) inhibits every
+      they stay as cause metadata), except ``SelfTrade``: a wash trade is a fact of its own that no
+      other symptom explains away.  A venue-wide ``VenueHalt`` (no symbol label) inhibits every
       ``StrategyCannotTrade`` on that venue; a per-symbol halt only those on its symbol.
+    * A ``WarningsOverridden`` page (over its page threshold) mutes the same strategy's ticket by the
+      first rule: both carry the same venue and symbol labels.
     """
     return RouterConfig.from_dict({
         "route": {"receiver": "log", "group_by": ["alertname", "venue"], "group_wait": "30s",
@@ -364,12 +368,14 @@ def default_config() -> RouterConfig:
                               # MiFID II RTS 6 Art. 16 wants alerts within 5 s; 2 s still gathers the
                               # near-simultaneous cascade of one fault into its first notification.
                               "group_wait": "2s", "group_interval": "30s"},
+                             {"matchers": ['severity="ticket"', 'alertname=~"SelfTrade|WarningsOverridden"'],
+                              "receiver": "tickets", "group_by": ["alertname", "venue", "firm"]},
                              {"matchers": ['severity="ticket"'], "receiver": "tickets"}]},
         "receivers": [{"name": "pager", "severity": "page"}, {"name": "tickets", "severity": "ticket"},
                       {"name": "log", "severity": "info", "send_resolved": False}],
         "inhibit_rules": [
             {"name": "symptom explains causes", "source_matchers": ['severity="page"'],
-             "target_matchers": ['severity=~"ticket|info"'], "equal": ["venue", "symbol"]},
+             "target_matchers": ['severity=~"ticket|info"', 'alertname!="SelfTrade"'], "equal": ["venue", "symbol"]},
             {"name": "venue-wide halt", "source_matchers": ['alertname="VenueHalt"', 'symbol=""'],
              "target_matchers": ['alertname="StrategyCannotTrade"'], "equal": ["venue"]},
             {"name": "symbol halt", "source_matchers": ['alertname="VenueHalt"', 'symbol!=""'],

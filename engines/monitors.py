@@ -15,16 +15,24 @@ Inputs, all pushed by the runner (no polling of other objects, no wall clock):
 * ``tick(now_ns)`` - time-based rules (staleness, unacked ages, windows) run here.
 
 Thresholds live in :class:`MonitorConfig`; every rule can be switched off with ``None``.
+
+Self-trade: a firm's own reports carry no contra firm, so a trade with itself is recognised by its
+two sides, a buy and a sell fill of the same firm, symbol, price and quantity that arrive together
+(the venue reports both sides of one match at once; ``self_trade_pair_ns`` allows for a real
+transport).  When the venue's self-trade prevention stops the match instead, the order engine
+reports the cancel or restatement with the code ``self_trade_prevention`` (the venue says so in
+Text(58)); that is the same symptom, prevented.  Overridden risk warnings (engines.risk: a soft
+check an order explicitly overrode) are counted per firm and strategy in a sliding window.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engines.alerts import Alert
-from engines.order_engine import OrderEngine, OrderUpdate
+from engines.alerts import SEVERITIES, Alert
+from engines.order_engine import STP_CODE, Fill, OrderEngine, OrderUpdate
 from sim.clock import format_utc
 
 S = 1_000_000_000
@@ -46,9 +54,18 @@ class MonitorConfig:
     crossed_grace_ns: int = 0                     # a crossed/locked feed must persist this long
     quiet_resolve_ns: int = 60 * S                # event-driven alerts resolve after this long without a repeat
     session_down_grace_ns: int = 1 * S            # an order-entry session down this long raises SessionDown
+    self_trade: str | None = "ticket"             # severity of SelfTrade (the firm on both sides, or STP acting)
+    self_trade_pair_ns: int = 1_000_000           # a firm's buy and sell fill this close, same price and qty, = one trade
+    warnings_overridden: tuple[int, int] | None = (5, 60 * S)  # N overridden risk warnings within a window: ticket
+    warnings_overridden_page: int | None = None   # this many within the same window also pages (None: never)
+
+    def __post_init__(self) -> None:
+        if self.self_trade is not None and self.self_trade not in SEVERITIES:
+            raise ValueError(f"self_trade must be one of {SEVERITIES} or None, got {self.self_trade!r}")
 
 
-_EVENT_DRIVEN = frozenset({"FillTooGood", "RepeatedExecutions", "StrategyCannotTrade", "OrderRateSpike"})
+_EVENT_DRIVEN = frozenset({"FillTooGood", "RepeatedExecutions", "StrategyCannotTrade", "OrderRateSpike", "SelfTrade",
+                           "WarningsOverridden"})
 
 
 @dataclass(slots=True)
@@ -88,6 +105,8 @@ class Monitors:
         self._crossed_since: dict[str, int] = {}
         self._windows: dict[tuple, _Window] = {}
         self._sessions: dict[str, tuple[bool, int]] = {}
+        self._unpaired: dict[tuple[str, str], deque[Fill]] = {}              # (firm, symbol) -> recent fills
+        self._overrides: dict[tuple[str, str], deque[tuple[int, str, str]]] = {}  # (firm, strategy) -> (t, symbol, code)
 
     def watch(self, engine: OrderEngine) -> None:
         """Monitor an order engine's orders (subscribes to its updates)."""
@@ -104,6 +123,7 @@ class Monitors:
         now = update.time_ns
         if update.kind == "fill" and update.fill is not None:
             self._check_fill(engine, update, labels)
+            self._check_self_trade(engine, update.fill)
             if cfg.repeated_executions is not None:
                 limit, span = cfg.repeated_executions
                 if self._window(("fills", engine, handle.strategy), span).add(now) >= limit:
@@ -121,6 +141,16 @@ class Monitors:
                               f"strategy {handle.strategy} cannot trade {handle.symbol}: {count} orders refused "
                               f"in {span // S}s", reason="reject_storm",
                               causes=[f"last refusal: {update.code} {update.text}"])
+        elif update.kind in ("canceled", "restated") and update.code == STP_CODE and cfg.self_trade is not None:
+            verb = "cancelled" if update.kind == "canceled" else "reduced"
+            self.fire("SelfTrade", cfg.self_trade, "trading", labels, now,
+                      f"{engine}/{handle.strategy} would have traded with itself on {handle.symbol}: the venue's "
+                      f"self-trade prevention {verb} its order (wash trade risk)", reason="self_trade_prevented",
+                      causes=[f"order {handle.cl_ord_id} {handle.side_text()} {handle.qty:,} @ "
+                              f"{'market' if handle.price is None else self._px(engine, handle.symbol, handle.price)}: "
+                              f"{update.text}"])
+        elif update.kind == "warning_overridden" and cfg.warnings_overridden is not None:
+            self._check_overrides(engine, update)
         elif update.kind == "sent" and cfg.order_rate is not None:
             limit, span = cfg.order_rate
             count = self._window(("sent", engine), span).add(now)
@@ -242,6 +272,59 @@ class Monitors:
                   causes=[f"{verb} {fill.qty:,} @ {self._px(engine, fill.symbol, fill.price)} vs fair "
                           f"{self._px(engine, fill.symbol, fair)} ({how}); the world model may be broken "
                           f"(stale feed, wrong reference, mispriced order)"] + self._feed_facts(fill.symbol))
+
+    def _check_self_trade(self, engine: str, fill: Fill) -> None:
+        """A buy and a sell fill of one firm, same symbol, price and quantity, together: both sides of one trade."""
+        cfg = self.config
+        if cfg.self_trade is None:
+            return
+        recent = self._unpaired.setdefault((engine, fill.symbol), deque())
+        while recent and fill.time_ns - recent[0].time_ns > cfg.self_trade_pair_ns:
+            recent.popleft()
+        other = next((f for f in recent if f.side != fill.side and f.price == fill.price and f.qty == fill.qty), None)
+        if other is None:
+            recent.append(fill)
+            return
+        recent.remove(other)
+        # The venue reports the aggressor's side first: ``other`` is the order that crossed its own.
+        who = f"{engine}/{other.strategy}"
+        symptom = (f"{who} traded with itself on {fill.symbol} (wash trade risk)" if other.strategy == fill.strategy
+                   else f"{who} traded with {engine}/{fill.strategy} on {fill.symbol} (wash trade risk)")
+        buy, sell = (other, fill) if other.side == 1 else (fill, other)
+        self.fire("SelfTrade", cfg.self_trade, "trading",
+                  {"firm": engine, "strategy": other.strategy, "symbol": fill.symbol}, fill.time_ns, symptom,
+                  reason="self_trade",
+                  causes=[f"{engine} bought and sold {fill.qty:,} {fill.symbol} @ "
+                          f"{self._px(engine, fill.symbol, fill.price)} in one match (buy {buy.cl_ord_id} "
+                          f"{buy.exec_id}, sell {sell.cl_ord_id} {sell.exec_id}); no self-trade prevention stopped it"])
+
+    def _check_overrides(self, engine: str, update: OrderUpdate) -> None:
+        """Overridden risk warnings per firm and strategy in a sliding window: a ticket at N, a page if configured."""
+        cfg = self.config
+        assert cfg.warnings_overridden is not None
+        limit, span = cfg.warnings_overridden
+        handle, now = update.handle, update.time_ns
+        recent = self._overrides.setdefault((engine, handle.strategy), deque())
+        recent.append((now, handle.symbol, update.code))
+        while recent and now - recent[0][0] >= span:
+            recent.popleft()
+        count = len(recent)
+        if count < limit:
+            return
+        symbols = sorted({symbol for _t, symbol, _code in recent})
+        labels = {"firm": engine, "strategy": handle.strategy}
+        if len(symbols) == 1:
+            labels["symbol"] = symbols[0]  # one instrument: group with that instrument's other symptoms
+        codes = Counter(code for _t, _symbol, code in recent)
+        symptom = f"{handle.strategy} overrode {count} risk warnings in {span // S}s on {', '.join(symbols)}"
+        causes = [f"overridden: {', '.join(f'{code} x{n}' for code, n in sorted(codes.items()))}",
+                  f"last: {update.text}"]
+        severities = ["ticket"]
+        if cfg.warnings_overridden_page is not None and count >= cfg.warnings_overridden_page:
+            severities.append("page")
+        for severity in severities:
+            self.fire("WarningsOverridden", severity, "trading", labels, now, symptom, reason="warnings_overridden",
+                      causes=causes, key=("WarningsOverridden", engine, handle.strategy, severity))
 
     def _check_states(self, name: str, engine: OrderEngine, now: int) -> None:
         from engines.risk import TradingState

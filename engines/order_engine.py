@@ -14,18 +14,28 @@ the same engine runs over real TCP, over the in-memory pipe in virtual time, and
 Order handles expose state as FIX does (pending new, new, partially filled, filled, pending
 cancel, cancelled, pending replace, rejected, expired) plus ``denied`` for orders the engine's own
 risk refused (they never left the engine), with callbacks and an async iterator of updates.
+
+Reconciliation: whenever the session logs on (again) while the engine holds open orders, or
+after :meth:`OrderEngine.adopt` gave a restarted engine the orders its previous run left open,
+the engine sends an OrderStatusRequest (H) for each of them and refuses new orders and replaces
+(code ``reconciling``, check ``engine``) until every status is back.  A status report brings the
+handle to the venue's state: OrderID, quantity, price, fills missed while disconnected (booked
+into positions as one fill at the implied average price), done or not.  An order the venue does
+not know is closed as ``rejected`` with code ``reconcile_unknown_order``.  Cancels always pass.
+``OrderEngine(..., reconcile_on_logon=False)`` leaves re-logons alone (:meth:`reconcile` still works).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 from engines.positions import Portfolio
-from engines.risk import Denial, OrderIntent, RiskEngine, TradingState
+from engines.risk import Denial, OrderIntent, OverriddenWarning, RiskEngine, TradingState
 from sim.fix.codec import FixMessage
 from sim.fix.session import BusinessReject, Session
 from sim.fix.timestamps import format_utc_timestamp
@@ -54,6 +64,10 @@ _ORD_STATUS = {b"0": OrderState.NEW, b"1": OrderState.PARTIALLY_FILLED, b"2": Or
                b"A": OrderState.PENDING_NEW, b"C": OrderState.EXPIRED, b"E": OrderState.PENDING_REPLACE,
                b"5": OrderState.NEW}
 _TIF = {"day": b"0", "gtc": b"1", "ioc": b"3", "fok": b"4"}
+# FIX 4.2/4.4 have no ExecRestatementReason(378) for self-trade prevention (venues use private values
+# a validating session rejects), so a venue says it in Text(58) and the engine keys on the words.
+_STP_TEXT = re.compile(r"self[- ](?:trade|match)[- ]prevention", re.IGNORECASE)
+STP_CODE = "self_trade_prevention"  # update code of a cancel/restatement the venue's STP caused
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +184,8 @@ class OrderEngine:
     """A firm's order engine: strategy API, pre-trade risk, FIX order entry, positions and P&L."""
 
     def __init__(self, name: str, instruments: InstrumentTable, *, now_ns: Callable[[], int],
-                 risk: RiskEngine | None = None, session: Session | None = None) -> None:
+                 risk: RiskEngine | None = None, session: Session | None = None,
+                 reconcile_on_logon: bool = True) -> None:
         self.name = name
         self.instruments = instruments
         self._now = now_ns
@@ -184,6 +199,9 @@ class OrderEngine:
         self.sent = 0
         self._next_id = 1
         self._listeners: list[Callable[[OrderUpdate], None]] = []
+        # First ClOrdID -> open order whose venue status is still awaited (a dict: requests go out in order).
+        self.reconciling: dict[str, OrderHandle] = {}
+        self.reconcile_on_logon = reconcile_on_logon
 
     # -- WIRING ----------------------------------------------------------------------------------
 
@@ -205,14 +223,21 @@ class OrderEngine:
     # -- STRATEGY API ----------------------------------------------------------------------------
 
     def submit(self, strategy: str, symbol: str, side: int, qty: int, price: int | None = None, *,
-               ord_type: str = "limit", time_in_force: str = "day", flatten: bool = False) -> OrderHandle:
-        """Ask for a new order; returns its handle (state ``denied`` if risk refused it)."""
+               ord_type: str = "limit", time_in_force: str = "day", flatten: bool = False,
+               override: str = "") -> OrderHandle:
+        """Ask for a new order; returns its handle (state ``denied`` if risk refused it).
+
+        ``override`` names who explicitly overrides soft risk warnings for this order (see engines.risk);
+        each warning it overrides is reported as a ``warning_overridden`` update before ``sent``.
+        """
         cl_ord_id = self._new_cl_ord_id()
         handle = OrderHandle(cl_ord_id, strategy, symbol, side, qty, price, ord_type, time_in_force,
                              flatten=flatten, cl_ord_ids=[cl_ord_id])
         self.orders[cl_ord_id] = handle
-        intent = OrderIntent(strategy, symbol, side, qty, price, ord_type, time_in_force, flatten, cl_ord_id)
-        denial = self._pre_checks(intent) or self.risk.evaluate(intent, self)
+        intent = OrderIntent(strategy, symbol, side, qty, price, ord_type, time_in_force, flatten, cl_ord_id,
+                             override)
+        overridden: list[OverriddenWarning] = []
+        denial = self._pre_checks(intent) or self.risk.evaluate(intent, self, overridden=overridden)
         if denial is not None:
             self.denials.append(denial)
             handle.state = OrderState.DENIED
@@ -239,6 +264,9 @@ class OrderEngine:
         handle.sent_ns = self._now()
         self.risk.on_submitted(intent, self)
         self.sent += 1
+        for warning in overridden:
+            self._notify(handle, "warning_overridden", code=warning.code,
+                         text=f"[{warning.check}] {warning.text}; overridden by {warning.who}")
         self._notify(handle, "sent")
         assert self.session is not None
         self.session.send(b"D", body)
@@ -264,6 +292,9 @@ class OrderEngine:
     def replace(self, handle: OrderHandle, *, qty: int | None = None, price: int | None = None) -> bool:
         """Ask the venue to change an open limit order's quantity and/or price (risk-checked)."""
         if handle.done or handle.ord_type != "limit" or self.session is None or not self.session.logged_on:
+            return False
+        if self.reconciling:
+            self._notify(handle, "replace_denied", code="reconciling", text=f"[engine] {self._reconciling_text()}")
             return False
         new_qty = handle.qty if qty is None else qty
         new_price = handle.price if price is None else price
@@ -324,13 +355,125 @@ class OrderEngine:
         """Let new orders through again."""
         self.risk.set_state(TradingState.ACTIVE, strategy=strategy, who=who, reason_code="manual", text=reason)
 
+    # -- RECONCILIATION ---------------------------------------------------------------------------
+
+    def adopt(self, handles: Iterable[OrderHandle], *, next_id: int | None = None) -> None:
+        """Take over the orders a previous run of this engine left (a restart); reconciled at logon.
+
+        Each handle is known again under every ClOrdID of its chain, and new ClOrdIDs continue past
+        them (or from ``next_id``), so the venue never sees a ClOrdID twice.  Positions are not
+        rebuilt here: fills the venue reports during reconciliation are booked, earlier ones are
+        the caller's to restore.
+        """
+        prefix = f"{self.name}-"
+        for handle in handles:
+            chain = handle.cl_ord_ids or [handle.cl_ord_id]
+            handle.cl_ord_ids = chain
+            for cl_ord_id in chain:
+                self.orders[cl_ord_id] = handle
+                if cl_ord_id.startswith(prefix) and cl_ord_id[len(prefix):].isdigit():
+                    self._next_id = max(self._next_id, int(cl_ord_id[len(prefix):]) + 1)
+            if not handle.done:
+                self.open_orders[chain[0]] = handle
+        if next_id is not None:
+            self._next_id = max(self._next_id, next_id)
+        if self.session is not None and self.session.logged_on:
+            self.reconcile()
+
+    def reconcile(self) -> int:
+        """Ask the venue for the status of every open order; new orders wait until all are answered.
+
+        Returns how many OrderStatusRequests were sent.
+        """
+        if self.session is None or not self.session.logged_on:
+            return 0
+        self.reconciling = dict(self.open_orders)
+        for handle in self.reconciling.values():
+            body: list[tuple[int, object]] = [(11, handle.cl_ord_ids[0])]
+            if handle.order_id:
+                body.append((37, handle.order_id))
+            body += [(54, handle.side), (55, handle.symbol)]
+            self.session.send(b"H", body)
+            self._notify(handle, "status_requested")
+        return len(self.reconciling)
+
+    def _reconciling_text(self) -> str:
+        return (f"engine {self.name} is reconciling {len(self.reconciling)} open order(s) with the venue after "
+                f"logging on; new orders and replaces wait until every status is back")
+
+    def _status_handle(self, msg: FixMessage) -> OrderHandle | None:
+        """The handle a status report is about: by ClOrdID, else (a chain we lost) OrderID or OrigClOrdID."""
+        handle = self.orders.get((msg.get(11) or b"").decode("latin-1"))
+        if handle is not None:
+            return handle
+        order_id = (msg.get(37) or b"").decode("latin-1")
+        orig = (msg.get(41) or b"").decode("latin-1")
+        for candidate in self.reconciling.values():
+            if (order_id and candidate.order_id == order_id) or (orig and orig in candidate.cl_ord_ids):
+                cl_ord_id = (msg.get(11) or b"").decode("latin-1")
+                candidate.cl_ord_ids.append(cl_ord_id)  # replaced while we were away
+                self.orders[cl_ord_id] = candidate
+                return candidate
+        return None
+
+    def _on_status(self, handle: OrderHandle, msg: FixMessage) -> None:
+        """Bring ``handle`` to the state an OrderStatus report (ExecType I) says the venue has."""
+        now = self._now()
+        status = _ORD_STATUS.get(msg.get(39) or b"", handle.state)
+        text = (msg.get(58) or b"").decode("latin-1")
+        order_id = msg.get(37)
+        if status == OrderState.REJECTED:
+            handle.state = OrderState.REJECTED
+            handle.reject_code = "reconcile_unknown_order" if "nknown" in text else "venue_rejected"
+            handle.reject_text = f"venue status on reconciliation: {text or 'rejected'}"
+            self._notify(handle, "rejected", code=handle.reject_code, text=handle.reject_text)
+        else:
+            if order_id and order_id != b"NONE":
+                handle.order_id = order_id.decode("latin-1")
+            instrument = self.instruments.get(handle.symbol)
+            if msg.get(38) is not None:
+                handle.qty = int(Decimal(msg.get(38).decode()))
+            if msg.get(44) is not None:
+                handle.price = instrument.to_ticks(msg.get(44))
+            cum = int(Decimal((msg.get(14) or b"0").decode()))
+            if cum > handle.cum_qty:
+                self._book_missed_fills(handle, msg, cum, now)
+            handle.state = status
+            if handle.acked_ns is None:
+                handle.acked_ns = now
+            self._notify(handle, "reconciled", text=f"venue status {status.value}, cum qty {cum}")
+        if handle.done:
+            self.open_orders.pop(handle.cl_ord_ids[0], None)
+        self._reconciled(handle)
+
+    def _book_missed_fills(self, handle: OrderHandle, msg: FixMessage, cum: int, now: int) -> None:
+        """Fills that happened while we were away: one fill of the difference at the implied price."""
+        tick = self.instruments.get(handle.symbol).tick_size
+        avg = Decimal((msg.get(6) or b"0").decode())
+        total = int((avg * cum / tick).to_integral_value(ROUND_HALF_EVEN))  # venue notional in ticks
+        qty = cum - handle.cum_qty
+        notional = total - handle.notional_ticks
+        price = int((Decimal(notional) / qty).to_integral_value(ROUND_HALF_EVEN))
+        handle.cum_qty = cum
+        handle.notional_ticks = total
+        exec_id = f"reconcile:{(msg.get(17) or b'').decode('latin-1')}"
+        fill = Fill(handle.cl_ord_ids[0], handle.strategy, handle.symbol, handle.side, qty, price, exec_id, now)
+        self.portfolio.apply_fill(handle.strategy, handle.symbol, handle.side, qty, price)
+        self.risk.on_fill(handle.strategy, handle.symbol, handle.side, qty, price, self)
+        self._notify(handle, "fill", fill=fill, code="reconciled", text=f"{qty} filled while disconnected")
+
+    def _reconciled(self, handle: OrderHandle) -> None:
+        self.reconciling.pop(handle.cl_ord_ids[0], None)
+
     # -- FIX APPLICATION (reports from the venue) -------------------------------------------------
 
     def on_logon_request(self, session: Session, logon: FixMessage) -> None:
         """The venue's Logon reply needs no checks here."""
 
     def on_logon(self, session: Session) -> None:
-        """Connected to the venue."""
+        """Connected to the venue: reconcile any open orders before strategies may trade again."""
+        if self.open_orders and self.reconcile_on_logon:
+            self.reconcile()
 
     def on_logout(self, session: Session) -> None:
         """Disconnected: orders stay as they were; the venue decides (cancel-on-disconnect)."""
@@ -342,18 +485,29 @@ class OrderEngine:
             self._on_execution_report(message)
         elif msg_type == b"9":
             self._on_cancel_reject(message)
+        elif msg_type == b"j" and message.get(372) == b"H" and self.reconciling:
+            # The venue does not serve OrderStatusRequest: the orders stay as we believe them.
+            for handle in list(self.reconciling.values()):
+                self._notify(handle, "reconcile_failed", code="reconcile_unsupported",
+                             text=(message.get(58) or b"").decode("latin-1"))
+            self.reconciling = {}
         elif msg_type in (b"W", b"X", b"Y", b"f", b"h", b"y", b"d", b"r", b"j"):
             return
         else:
             raise BusinessReject(3)
 
     def _on_execution_report(self, msg: FixMessage) -> None:
+        exec_type = msg.get(150)
+        if exec_type == b"I" or msg.get(20) == b"3":  # an order status (FIX 4.2: ExecTransType status)
+            handle = self._status_handle(msg)
+            if handle is not None:
+                self._on_status(handle, msg)
+            return
         cl_ord_id = (msg.get(11) or b"").decode("latin-1")
         handle = self.orders.get(cl_ord_id)
         if handle is None:
             return  # a report for an order we do not know (another engine's drop copy, or a restart)
         now = self._now()
-        exec_type = msg.get(150)
         status = _ORD_STATUS.get(msg.get(39) or b"", handle.state)
         order_id = msg.get(37)
         if order_id and order_id != b"NONE":
@@ -383,7 +537,14 @@ class OrderEngine:
             self._notify(handle, "replaced")
         elif exec_type == b"4":
             handle.state = OrderState.CANCELED
-            self._notify(handle, "canceled", text=(msg.get(58) or b"").decode("latin-1"))
+            text = (msg.get(58) or b"").decode("latin-1")
+            self._notify(handle, "canceled", code=STP_CODE if _STP_TEXT.search(text) else "", text=text)
+        elif exec_type == b"D":
+            # Restated by the venue on its own, e.g. an STP decrement took quantity off the order.
+            handle.qty = int(Decimal((msg.get(38) or b"0").decode()))
+            handle.state = status
+            text = (msg.get(58) or b"").decode("latin-1")
+            self._notify(handle, "restated", code=STP_CODE if _STP_TEXT.search(text) else "", text=text)
         elif exec_type == b"8":
             handle.state = OrderState.REJECTED
             handle.reject_text = (msg.get(58) or b"").decode("latin-1")
@@ -477,6 +638,8 @@ class OrderEngine:
             return deny("bad_order_type", f"order type must be limit or market, got {intent.ord_type!r}")
         if self.session is None or not self.session.logged_on:
             return deny("not_connected", f"engine {self.name} is not logged on to the venue")
+        if self.reconciling:
+            return deny("reconciling", self._reconciling_text())
         return None
 
     def _new_cl_ord_id(self) -> str:

@@ -63,6 +63,15 @@ that percentage; the collar is symmetric; a market order with no protection pric
 collar; gross notional adds currencies as they come (no FX); position and gross limits let an
 order through that shrinks an already over-limit exposure (a position toward flat without
 crossing it).
+
+Warnings and overrides: ``RiskLimits.soft_checks`` names checks (from ``SOFT_CHECKS``) whose
+refusal is a *warning*: without an override the order is still denied (its text says the limit is
+soft), but an intent with ``override="who"`` (the strategy or an operator, explicitly, per order)
+passes that check and the pipeline goes on; the approved order's overridden warnings come back to
+the caller and are counted in ``override_counts``.  The order engine reports each one as a
+``warning_overridden`` update, which the monitors count (a desk that overrides every warning has
+no limits).  The trading state, the intent, the instrument and the market-order policy are never
+soft, and a check that fails with an error denies even when soft (risk fails closed).
 """
 
 from __future__ import annotations
@@ -77,6 +86,7 @@ from engines.risk_model import (
     Denial,
     LimitChange,
     OrderIntent,
+    OverriddenWarning,
     Rate,
     RiskCode,
     RiskContext,
@@ -88,8 +98,8 @@ from engines.risk_model import (
 )
 
 __all__ = [
-    "RiskEngine", "TradingState", "OrderIntent", "Denial", "RiskContext", "RiskLimits", "LimitChange",
-    "StateChange", "RiskCode", "StateReason", "Rate", "parse_rate",
+    "RiskEngine", "TradingState", "OrderIntent", "Denial", "OverriddenWarning", "RiskContext", "RiskLimits",
+    "LimitChange", "StateChange", "RiskCode", "StateReason", "Rate", "parse_rate",
 ]
 
 _MIN_RETENTION_NS = 60_000_000_000
@@ -110,6 +120,7 @@ class RiskEngine(PreTradeChecks):
         self._operators = None if operators is None else frozenset(operators) - {AUTO}
         self.changes: list[LimitChange | StateChange] = []
         self.denial_counts: Counter[str] = Counter()
+        self.override_counts: Counter[str] = Counter()   # soft-check warnings overridden, by code
         self._submits: deque[int] = deque()
         self._recent: dict[tuple, int] = {}
         self._recent_high = 1024
@@ -139,21 +150,40 @@ class RiskEngine(PreTradeChecks):
 
     # -- PRE-TRADE -------------------------------------------------------------------------------
 
-    def evaluate(self, intent: OrderIntent, ctx: RiskContext) -> Denial | None:
-        """Run the pre-trade pipeline: ``None`` = approved, else the first check's denial."""
+    def evaluate(self, intent: OrderIntent, ctx: RiskContext, *,
+                 overridden: list[OverriddenWarning] | None = None) -> Denial | None:
+        """Run the pre-trade pipeline: ``None`` = approved, else the first check's denial.
+
+        A soft check's refusal (``limits.soft_checks``) is only a warning when the intent carries an
+        explicit ``override``: the pipeline goes on, and if the intent is approved the warnings it
+        overrode are appended to ``overridden`` (for the order engine to report) and counted.
+        """
         now = ctx.now_ns()
         self._last_ns = now
         self._strategies.add(intent.strategy)
         o = Evaluation(intent, ctx, now)
+        soft = self._limits.soft_checks or ()
+        warnings: list[OverriddenWarning] = []
         for check in (self._pipeline if self._enabled else self._layer_off):
             try:
                 denial = check(o)
             except Exception as exc:  # fail closed: a check that cannot decide denies
                 denial = self._deny_order(o, check.__name__.removeprefix("_check_"), RiskCode.CHECK_ERROR,
                                           f"risk check {check.__name__} failed: {type(exc).__name__}: {exc}")
+            if denial is not None and denial.check in soft and denial.code != RiskCode.CHECK_ERROR:
+                if intent.override:
+                    warnings.append(OverriddenWarning(denial.check, denial.code, denial.text, denial.strategy,
+                                                      denial.symbol, intent.override, denial.cl_ord_id))
+                    continue
+                denial = dataclasses.replace(denial, text=f"{denial.text} (a soft limit: an explicit override "
+                                                          f"may send it)")
             if denial is not None:
                 self.denial_counts[denial.code] += 1
                 return denial
+        for warning in warnings:
+            self.override_counts[warning.code] += 1
+        if overridden is not None:
+            overridden.extend(warnings)
         return None
 
     def protection_price(self, intent: OrderIntent, ctx: RiskContext) -> int | None:

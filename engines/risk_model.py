@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from sim.instruments import Instrument
 
 __all__ = [
-    "TradingState", "RiskCode", "StateReason", "OrderIntent", "Denial", "RiskContext", "RiskLimits",
-    "LimitChange", "StateChange", "Rate", "parse_rate", "SIDE_NAMES",
+    "TradingState", "RiskCode", "StateReason", "OrderIntent", "Denial", "OverriddenWarning", "RiskContext",
+    "RiskLimits", "LimitChange", "StateChange", "Rate", "parse_rate", "SIDE_NAMES", "SOFT_CHECKS",
 ]
 
 SIDE_NAMES = {1: "buy", 2: "sell"}
@@ -99,6 +99,7 @@ class OrderIntent:
     time_in_force: str = "day"    # "day" | "ioc" | "fok"
     flatten: bool = False         # an explicit flatten: allowed while HALTED if it reduces the position
     cl_ord_id: str = ""
+    override: str = ""            # who explicitly overrides soft-check warnings (strategy or operator); "" = nobody
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,19 @@ class Denial:
     symbol: str
     cl_ord_id: str = ""
     cause: str = ""               # for trading-state denials: the reason code of the halt/REDUCING
+
+
+@dataclass(frozen=True, slots=True)
+class OverriddenWarning:
+    """A soft check's refusal that an explicit override let through: what warned, and who overrode it."""
+
+    check: str
+    code: str
+    text: str
+    strategy: str
+    symbol: str
+    who: str
+    cl_ord_id: str = ""
 
 
 class RiskContext(Protocol):
@@ -199,6 +213,11 @@ _DECIMAL_LIMITS = ("max_order_pct_shares_outstanding", "max_order_pct_adv", "max
                    "max_gross_notional", "max_daily_loss", "max_daily_loss_per_strategy")
 _RATE_LIMITS = ("max_order_submit_rate", "max_fill_rate")
 MARKET_ORDER_POLICIES = ("ban", "protect")
+# Checks a firm may make soft (a warning an explicit override lets through).  Not the intent, the
+# instrument, the market-order policy or the trading state: a malformed order cannot be sent anyway,
+# and a halt that a flag could override is no halt (Knight needed one that held).
+SOFT_CHECKS = ("reference_age", "order_qty", "order_notional", "price_collar", "position", "gross_notional",
+               "open_orders", "order_rate", "duplicate")
 
 
 @dataclass(frozen=True)
@@ -232,6 +251,8 @@ class RiskLimits:
     # -- loss (15c3-5 credit/capital thresholds) --
     max_daily_loss: Decimal | None = None                     # currency, positive: firm P&L < -this -> engine HALTED
     max_daily_loss_per_strategy: Decimal | None = None        # currency, positive: strategy P&L < -this -> HALTED
+    # -- warnings: checks (names in SOFT_CHECKS) whose refusal an order's explicit override may pass --
+    soft_checks: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name, smallest in _INT_LIMITS.items():
@@ -260,6 +281,8 @@ class RiskLimits:
         policy = self.market_order_policy
         if policy is not None and policy not in MARKET_ORDER_POLICIES:
             raise ValueError(f"market_order_policy must be None, 'ban' or 'protect', got {policy!r}")
+        if self.soft_checks is not None:
+            object.__setattr__(self, "soft_checks", _soft_checks(self.soft_checks))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -274,6 +297,16 @@ class RiskLimits:
     def active(self) -> dict[str, Any]:
         """The limits that are on, by name."""
         return {name: getattr(self, name) for name in self.names() if getattr(self, name) is not None}
+
+
+def _soft_checks(value: Any) -> tuple[str, ...]:
+    """Check names as a sorted tuple (TOML gives a list); an unknown or never-soft name raises."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError(f"soft_checks must be a list of check names, got {value!r}")
+    for name in value:
+        if name not in SOFT_CHECKS:
+            raise ValueError(f"soft_checks: {name!r} cannot be soft; choose from {', '.join(SOFT_CHECKS)}")
+    return tuple(sorted(set(value)))
 
 
 def _to_decimal(value: Any, name: str) -> Decimal:

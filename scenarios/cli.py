@@ -16,9 +16,11 @@ from sim.venue_config import VenueConfigError
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from scenarios.drill.debrief import DebriefError
     from scenarios.spec import ScenarioError
 
-    return (SettingsError, InstrumentError, JournalError, VenueConfigError, ScenarioError, FileNotFoundError)
+    return (SettingsError, InstrumentError, JournalError, VenueConfigError, ScenarioError, FileNotFoundError,
+            DebriefError)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -55,14 +57,14 @@ def _cmd_exchange(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from scenarios.report import format_outcome, write_json, write_junit
-    from scenarios.suite import console_progress, run_files, scenario_files
+    from scenarios.report import print_outcome, use_rich, write_json, write_junit
+    from scenarios.suite import run_suite, scenario_files
 
     paths = scenario_files(args.target)
-    outcomes = run_files(paths, args.seed, console_progress if len(paths) > 1 else None)
+    styled = use_rich(plain=args.plain)
+    outcomes = run_suite(paths, args.seed, styled=styled)
     for outcome in outcomes:
-        print(format_outcome(outcome))
-        print()
+        print_outcome(outcome, styled=styled)
     if len(outcomes) > 1:
         passed = sum(o.passed for o in outcomes)
         print(f"{passed} passed, {len(outcomes) - passed} failed")
@@ -90,12 +92,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from scenarios.drill.plan import drill_plan
     from scenarios.spec import load_scenario
     from scenarios.suite import scenario_files
 
     for path in scenario_files(args.target):
         scenario = load_scenario(path)
-        print(f"{path}: ok ({scenario.name}: {len(scenario.injects)} injections, {len(scenario.expects)} expectations)")
+        plan = drill_plan(scenario)  # the optional [drill] table is checked too
+        drill = f", drill: {len(plan.hints)} hints" if scenario.drill else ""
+        print(f"{path}: ok ({scenario.name}: {len(scenario.injects)} injections, {len(scenario.expects)} expectations"
+              f"{drill})")
     return 0
 
 
@@ -166,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     exchange.add_argument("--quiet", action="store_true", help="no session events or status line")
     exchange.set_defaults(func=_cmd_exchange)
 
+    from sim import admin_cli  # own module (sim/admin_cli.py): its options and actions live there
+
+    admin_cli.add_parser(sub)
+
     for name, help_text in (("run", "run a scenario file (or every file in a directory) and judge it"),
                             ("suite", "run every scenario in a directory, with a progress bar")):
         run = sub.add_parser(name, help=help_text)
@@ -174,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument("--junit", metavar="OUT.xml", help="write JUnit XML (one testcase per scenario and seed)")
         run.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
         run.add_argument("--journal-dir", metavar="DIR", help="write each run's event journal (for replay)")
+        run.add_argument("--plain", action="store_true",
+                         help="plain text report even on a terminal (as when NO_COLOR is set or output is piped)")
         run.set_defaults(func=_cmd_run)
 
     replay_cmd = sub.add_parser("replay", help="re-run a recorded journal's scenario and report any difference")
@@ -199,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands import-fix its arguments before this parser runs.
     sub.add_parser("import-fix", help="turn real FIX message logs into a scenario's order flow "
                    "(marketdrill import-fix --help)")
+
+    # drill and debrief: their options live in scenarios/drill/cli.py
+    from scenarios.drill.cli import add_parsers as add_drill_parsers
+
+    add_drill_parsers(sub)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("target", help="a scenario .toml file or a directory of them")

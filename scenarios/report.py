@@ -1,23 +1,35 @@
-"""Reports a person wants to read: console text, JSON, and JUnit XML for CI.
+"""Reports a person wants to read: console text (plain or rich), JSON, and JUnit XML for CI.
 
 Per scenario: a verdict per expectation, the timeline of key events (fault injected, first bad
 order, which layer caught it, halts, pages with their causes, what changed), and the damage
 (positions, P&L, orders that reached the venue).  JUnit XML has one testcase per
 (scenario, seed) with the seed, git revision and simulated duration as properties; ``failure``
 means an expectation did not hold, ``error`` means the harness broke.
+
+The console report has two renderings of the same content: :func:`format_outcome` (plain text,
+stable byte for byte: tests, JUnit ``system-out``, pipes and logs read it) and
+:func:`render_outcome` (rich: a verdict table with marks and colours, the timeline as a table, a
+panel per page with its cause metadata, a damage panel).  :func:`use_rich` picks rich only on a
+terminal, without ``NO_COLOR`` (https://no-color.org) and without ``--plain``.  rich is imported
+only when rendering with it, so plain runs and sweep workers do not pay for it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from scenarios.expect import Verdict
 from scenarios.runner import RunRecord
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 
 @dataclass
@@ -84,6 +96,111 @@ def format_outcome(outcome: Outcome, *, timeline_limit: int = 25) -> str:
         lines.extend(f"    {line}" for line in damage(record))
         lines.append(f"  journal hash {record.journal_hash}")
     return "\n".join(lines)
+
+
+def use_rich(plain: bool = False, stream: TextIO | None = None) -> bool:
+    """True when the console report should be rich: ``stream`` (stdout) is a terminal, no NO_COLOR, no --plain."""
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return not plain and not os.environ.get("NO_COLOR") and isatty is not None and isatty()
+
+
+_STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "ERROR": "bold magenta"}
+_LAYER_STYLE = {"page": "bold red", "refused": "yellow", "venue": "cyan", "engine": "yellow", "strategy": "yellow",
+                "inject": "magenta"}
+
+
+def render_outcome(outcome: Outcome, *, timeline_limit: int = 25) -> RenderableType:
+    """The console report of one scenario run as rich renderables: the content of :func:`format_outcome`."""
+    from rich import box
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    # Every string from a run goes in as Text, never as markup: "[price_collar] ..." is data.
+    status = "PASS" if outcome.passed else ("ERROR" if outcome.error else "FAIL")
+    header = Text.assemble((status, _STATUS_STYLE[status]), "  ", (outcome.name, "bold"),
+                           (f"  (seed {outcome.seed})", "dim"))
+    parts: list[Any] = [header]
+    record = outcome.record
+    if record is not None:
+        simulated = (record.end_ns - record.start_ns) / 1e9
+        header.append(f"  {simulated:,.0f}s simulated in {record.wall_s:.2f}s", style="dim")
+        if record.scenario.summary:
+            parts.append(Text(f"  {record.scenario.summary}", style="italic"))
+    if outcome.error:
+        parts.append(Text(f"  error: {outcome.error}", style="bold red"))
+    if outcome.verdicts:
+        verdicts = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1), expand=False)
+        verdicts.add_column("", no_wrap=True)
+        verdicts.add_column("expectation", style="bold", no_wrap=True)
+        verdicts.add_column("verdict")
+        for verdict in outcome.verdicts:
+            mark = Text("✓", style="bold green") if verdict.passed else Text("✗", style="bold red")
+            verdicts.add_row(mark, Text(verdict.label), Text(verdict.text, style="" if verdict.passed else "red"))
+        parts.append(verdicts)
+    if record is not None:
+        if record.timeline:
+            shown = record.timeline[:timeline_limit]
+            hidden = len(record.timeline) - len(shown)
+            timeline = Table(title="timeline", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                             show_edge=False, padding=(0, 1),
+                             caption=f"... {hidden} more events in the journal" if hidden else None,
+                             caption_justify="left")
+            timeline.add_column("time", style="dim", no_wrap=True)
+            timeline.add_column("layer", no_wrap=True)
+            timeline.add_column("text")
+            for entry in shown:
+                layer = entry.layer or entry.kind
+                style = _LAYER_STYLE.get(entry.kind, _LAYER_STYLE.get(layer, ""))
+                timeline.add_row(_t(record, entry.time_ns), Text(layer, style=style),
+                                 Text(entry.text, style="bold" if entry.kind == "page" else ""))
+            parts.append(timeline)
+        for page in record.pages():
+            parts.append(_page_panel(record, page))
+        damage_lines = Text("\n").join(Text(line) for line in damage(record))
+        parts.append(Panel(damage_lines, title="damage", title_align="left", box=box.ROUNDED, expand=False,
+                           subtitle=f"journal hash {record.journal_hash}", subtitle_align="right"))
+    return Group(*parts)
+
+
+def _page_panel(record: RunRecord, page: Any) -> Any:
+    """One page as a panel: the symptom, its labels, causes, what changed and what it grouped."""
+    from rich import box
+    from rich.panel import Panel
+    from rich.text import Text
+
+    alert = page.firing[0] if page.firing else page.alerts[0]
+    body = Text()
+    body.append(alert.symptom, style="bold")
+    where = ", ".join(f"{k}={alert.labels[k]}" for k in ("firm", "strategy", "symbol", "venue") if k in alert.labels)
+    if where:
+        body.append(f"\n{where}", style="dim")
+    for title, items in (("causes", list(alert.causes)),
+                         ("what changed", [c.describe(page.time_ns) for c in alert.changes]),
+                         ("grouped with", sorted({a.name for a in page.alerts} - {alert.name}))):
+        if items:
+            body.append(f"\n{title}:", style="bold")
+            for item in items:
+                body.append(f"\n  • {item}")
+    return Panel(body, title=f"PAGE {alert.name} at {_t(record, page.time_ns)}", title_align="left",
+                 border_style="red", box=box.ROUNDED, expand=False)
+
+
+def print_outcome(outcome: Outcome, *, styled: bool = False, timeline_limit: int = 25,
+                  console: Console | None = None) -> None:
+    """Print one run's report and a blank line: rich if ``styled``, else exactly :func:`format_outcome`."""
+    if not styled:
+        print(format_outcome(outcome, timeline_limit=timeline_limit))
+        print()
+        return
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    console.print(render_outcome(outcome, timeline_limit=timeline_limit))
+    console.print()
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Run scenario files and judge them: one file, a directory, or the built-in library."""
+"""Run scenario files and judge them: one file, a directory, or the built-in library.
+
+Progress while a suite runs: on a terminal with rich wanted (:func:`scenarios.report.use_rich`),
+a rich bar on stderr (the running scenario, n/N, elapsed); otherwise :func:`console_progress`, a
+line per finished scenario (rewritten in place on a terminal), which logs and CI read.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,15 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from scenarios.expect import judge
 from scenarios.report import Outcome
 from scenarios.runner import run_scenario
 from scenarios.spec import ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 LIBRARY = Path(__file__).resolve().parent / "library"
 
@@ -52,11 +61,14 @@ def run_file(path: str | Path, seed: int | None = None) -> Outcome:
 
 
 def run_files(paths: list[Path], seed: int | None = None,
-              progress: Callable[[int, int, str, float], None] | None = None) -> list[Outcome]:
-    """Run several files in order, reporting progress after each."""
+              progress: Callable[[int, int, str, float], None] | None = None, *,
+              starting: Callable[[int, int, str], None] | None = None) -> list[Outcome]:
+    """Run several files in order, calling ``starting`` before each (file stem) and ``progress`` after it."""
     outcomes = []
     started = time.perf_counter()
     for index, path in enumerate(paths, start=1):
+        if starting is not None:
+            starting(index, len(paths), Path(path).stem)
         outcomes.append(run_file(path, seed))
         if progress is not None:
             progress(index, len(paths), outcomes[-1].name, time.perf_counter() - started)
@@ -73,3 +85,42 @@ def console_progress(index: int, total: int, name: str, elapsed: float) -> None:
         print("\r" + line.ljust(100), end="" if index < total else "\n", file=sys.stderr, flush=True)
     else:
         print(line, file=sys.stderr, flush=True)
+
+
+class RichProgress:
+    """A rich progress bar for a suite (on stderr): the running scenario, n/N and the elapsed time."""
+
+    def __init__(self, total: int, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        # Scenario names are data, not markup.  The finished bar stays: it shows how long the suite took.
+        self.progress = Progress(TextColumn("{task.description}", markup=False, style="bold"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=console if console is not None else Console(stderr=True))
+        self.task = self.progress.add_task("", total=total)
+
+    def __enter__(self) -> RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def starting(self, index: int, total: int, name: str) -> None:
+        """Show the scenario about to run."""
+        self.progress.update(self.task, description=name)
+
+    def __call__(self, index: int, total: int, name: str, elapsed: float) -> None:
+        """Count a finished scenario (the ``progress`` callback of :func:`run_files`)."""
+        self.progress.update(self.task, completed=index, description="suite" if index == total else name)
+
+
+def run_suite(paths: list[Path], seed: int | None = None, *, styled: bool = False) -> list[Outcome]:
+    """Run files with progress: a rich bar if ``styled`` and stderr is a terminal, else a line per scenario."""
+    if len(paths) <= 1:
+        return run_files(paths, seed)
+    if styled and sys.stderr.isatty():
+        with RichProgress(len(paths)) as bar:
+            return run_files(paths, seed, bar, starting=bar.starting)
+    return run_files(paths, seed, console_progress)

@@ -83,6 +83,7 @@ class Order:
     status: OrdStatus = OrdStatus.NEW
     cl_ord_ids: list[str] = field(default_factory=list)
     priority: int = 0  # venue-wide time priority: set on entry, renewed when a replace loses priority
+    post_only: bool = False  # kept so a restart (sim.order_log) puts it back in the book as post-only
 
     @property
     def leaves_qty(self) -> int:
@@ -143,7 +144,7 @@ class Exchange:
         book_id = self._next_book_id
         self._next_book_id += 1
         order = Order(book_id, f"{self._prefix}O{book_id}", firm, owner, cl_ord_id, None, symbol, side, ord_type,
-                      time_in_force, qty, price, cl_ord_ids=[cl_ord_id])
+                      time_in_force, qty, price, cl_ord_ids=[cl_ord_id], post_only=post_only)
         if (owner, cl_ord_id) in self._by_cl_ord_id:
             return [self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=DUPLICATE_ORDER)]
         if symbol not in self.instruments:
@@ -317,6 +318,59 @@ class Exchange:
         order = self._by_order_id.get(order_id)
         return order if order is not None and order.firm == firm else None
 
+    def id_counters(self) -> tuple[int, int, int]:
+        """The next (book id, ExecID number, time priority): what a restart must continue from."""
+        return self._next_book_id, self._next_exec_id, self._next_priority
+
+    # -- RESTART ---------------------------------------------------------------------------------
+
+    def restore(self, orders: list[Order], counters: tuple[int, int, int]) -> list[str]:
+        """Rebuild a fresh exchange from persisted orders (see :mod:`sim.order_log`); returns held symbols.
+
+        Every order is indexed again under its OrderID and each ClOrdID of its chain; the open ones
+        go back into their book in their time priority, with their leaves quantity and without
+        matching.  An open order that cannot rest in a continuous book (a market order, or a limit
+        that crosses what is already restored: both exist only in an auction call, which is where
+        the venue was when it stopped) puts its symbol into a call instead; those symbols are
+        returned so the venue can hold them (nothing may trade that nobody has seen).  The ID
+        counters continue from ``counters`` or past the highest restored ID, whichever is later,
+        so no new OrderID or ExecID repeats an old one.
+        """
+        if self.orders:
+            raise ValueError("restore() needs an exchange that has no orders yet")
+        held: list[str] = []
+        for order in sorted(orders, key=lambda o: o.priority):
+            if order.book_id in self.orders or order.order_id in self._by_order_id:
+                raise ValueError(f"order {order.order_id} (book id {order.book_id}) is restored twice")
+            self.orders[order.book_id] = order
+            self._by_order_id[order.order_id] = order
+            for cl_ord_id in order.cl_ord_ids:
+                self._by_cl_ord_id[(order.owner, cl_ord_id)] = order
+            if order.done:
+                continue
+            if order.symbol not in self.books:
+                raise ValueError(f"open order {order.order_id} is on {order.symbol!r}, which the venue does not list")
+            stp = self.guard.stp_mode(order.firm)
+            book = self._book_of(order.symbol)
+            if type(book) is OrderBook and not _can_rest(book, order):
+                self.open_call(order.symbol)  # moves what is restored so far, in priority order
+                book = self.calls[order.symbol]
+                held.append(order.symbol)
+            self.open_orders.setdefault(order.firm, {})[order.book_id] = order
+            if type(book) is OrderBook:
+                kind = OrderType.POST_ONLY if order.post_only else OrderType.LIMIT
+                book.submit(order.book_id, Side(order.side), order.leaves_qty, order.price, kind=kind,
+                            owner=order.firm, stp=stp)
+            else:
+                kind = OrderType.MARKET if order.price is None else OrderType.LIMIT
+                book.submit(order.book_id, order.side, order.leaves_qty, order.price, kind=kind, owner=order.firm,
+                            stp=stp)
+        top = max(self.orders, default=0)
+        self._next_book_id = max(counters[0], top + 1)
+        self._next_exec_id = max(counters[1], 1)
+        self._next_priority = max(counters[2], max((o.priority for o in self.orders.values()), default=0) + 1)
+        return list(dict.fromkeys(held))
+
     # -- INTERNALS -------------------------------------------------------------------------------
 
     def _check_shape(self, order: Order, instrument: Instrument) -> RejectReason | None:
@@ -455,6 +509,17 @@ class Exchange:
         else:
             status = order.status = OrdStatus.PARTIALLY_FILLED
         return self._report(order, ExecType.TRADE, status, last_qty=qty, last_px=price)
+
+
+def _can_rest(book: OrderBook, order: Order) -> bool:
+    """True if ``order`` would rest in ``book`` without trading (a limit that does not cross)."""
+    if order.price is None:
+        return False
+    if order.side == 1:
+        ask = book.best_ask()
+        return ask is None or order.price < ask.price
+    bid = book.best_bid()
+    return bid is None or order.price > bid.price
 
 
 def _book_kind(ord_type: OrdType, tif: TimeInForce | None, post_only: bool) -> OrderType:

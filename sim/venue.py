@@ -16,6 +16,11 @@ consequences to the sessions at once (SecurityStatus, cancel reports) and is rec
 can write it down.  A tick or lot size change cancels the instrument's resting orders first (with
 a Text saying why), as venues do on a tick regime change: prices held in ticks of the old grid
 would mean something else on the new one.
+
+With ``[venue] state_dir`` the venue is restartable: the gateway writes every order state to the
+order log (:mod:`sim.order_log`) before it sends the report, and a Venue built on the same
+directory rebuilds books, ID counters and kill switches from it before any session logs on (a
+symbol whose orders were waiting in an auction call comes back halted, orders held).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
+from sim.admin_server import start_admin
 from sim.book import OrderBook
 from sim.clock import Clock, RealClock
 from sim.exchange import Exchange
@@ -38,6 +44,7 @@ from sim.fix.store import SessionID, open_store
 from sim.fix.transport import FixAcceptor, run_realtime
 from sim.instruments import Instrument, InstrumentError
 from sim.marketdata import MarketDataPublisher
+from sim.order_log import OrderLog, order_log_path
 from sim.phases import Phases
 from sim.protections import Protections
 from sim.venue_config import VenueConfig, VenueConfigError, load_venue_config
@@ -75,6 +82,18 @@ class Venue:
         self.protections = Protections(config.protection_config, self.phases, now_ns=now_ns, logout=self._logout)
         self.exchange.guard = self.protections
         self.changes: list[Change] = []
+        self.order_log: OrderLog | None = None
+        held: list[str] = []
+        if config.state_dir is not None:
+            # Rebuild before the gateway exists and the phase timers run: the books, ID counters and
+            # kill switches are back before any session can log on again.
+            self.order_log = OrderLog(order_log_path(config.state_dir, config.comp_id), sync=config.state_sync,
+                                      now_ns=now_ns)
+            held = self.order_log.rebuild(self.exchange)
+            if self.order_log.kill is not None:
+                self.protections.killed_firms = set(self.order_log.kill[0])
+                self.protections.killed_owners = set(self.order_log.kill[1])
+            self.order_log.kill_switches = lambda: (self.protections.killed_firms, self.protections.killed_owners)
         self.market: Market | None = None  # the background market, when one is attached (start_agents)
         self.publisher = MarketDataPublisher(config.instruments, self.exchange.levels, schedule=schedule)
         firm_of: dict[str, str] = {}
@@ -104,10 +123,19 @@ class Venue:
         # Late-bound: whoever wraps gateway.dispatch (the background market's watch, a journal) also
         # sees timer-driven phase changes (a pause's re-opening, the scheduled open and close).
         self.phases.emit = lambda events: self.gateway.dispatch(events)
+        self.gateway.order_log = self.order_log
+        for symbol in held:
+            if self.phases.phase(symbol) == "continuous":
+                # Its orders were in an auction call when the venue stopped and may cross: hold them
+                # until an operator resumes (the re-opening auction), rather than trade unseen.
+                self._record(self.phases.halt(symbol, "restart_held", f"{symbol} halted after a venue restart: "
+                                              "orders held for the re-opening auction"),
+                             "venue", "halt", symbol, "continuous", "halted", "restart with orders held in a call")
         self.phases.start()
         self.sessions: list[Session] = []
         for sid, _firm in specs:
-            store = open_store(sid, config.store_path, now_ns=now_ns) if config.store_path else None
+            sync = {"sync": 1} if config.state_sync == "fsync" else {}  # fsync every record, as the order log
+            store = open_store(sid, config.store_path, now_ns=now_ns, **sync) if config.store_path else None
             log = log_factory(sid) if log_factory else (
                 FileLog(config.log_path, sid, now_ns) if config.log_path else (MemoryLog() if keep_logs else NullLog()))
             session_config = SessionConfig(sid, reset_on_logon=config.reset_on_logon)
@@ -236,6 +264,24 @@ class Venue:
         return line
 
 
+def restart_report(venue: Venue) -> list[str]:
+    """What a persistent venue found in its order log on start (for the console)."""
+    order_log = venue.order_log
+    if order_log is None:
+        return []
+    exchange = venue.exchange
+    open_orders = sum(len(v) for v in exchange.open_orders.values())
+    lines = [f"  order log: {order_log.path} ({len(exchange.orders)} orders restored, {open_orders} open; "
+             f"sync {order_log.sync})"]
+    if order_log.recovery is not None:
+        torn = order_log.recovery
+        lines.append(f"  order log: torn last line {torn.line} dropped ({torn.dropped_bytes} bytes: {torn.reason})")
+    for change in venue.changes:
+        if change.actor == "venue" and change.what == "halt":
+            lines.append(f"  {change.target} halted: {change.reason}")
+    return lines
+
+
 def check_agents(config: VenueConfig) -> None:
     """Check the ``[agents]`` table before anything starts (VenueConfigError naming the key)."""
     if not config.agents:
@@ -288,9 +334,11 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
     acceptor = FixAcceptor(venue.sessions, now_ns=time.time_ns, on_event=echo)
     try:
         port = await acceptor.start(config.host, config.port)
+        admin = await start_admin(venue, config.admin, on_event=echo) if config.admin is not None else None
     except BaseException:
         if market is not None:
             market.stop(cancel_orders=False)
+        await acceptor.stop()  # the admin endpoint may have failed after the FIX port opened
         raise
     print(f"marketdrill exchange {config.comp_id} listening on {config.host}:{port}", flush=True)
     for session in venue.sessions:
@@ -298,9 +346,14 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
         print(f"  session {sid.begin_string} {sid.target_comp_id} -> {sid.sender_comp_id} "
               f"(firm {venue.gateway.firm_of.get(str(sid), 'drop copy')})", flush=True)
     print(f"  instruments: {', '.join(config.instruments.symbols)}", flush=True)
+    if venue.order_log is not None:
+        for line in restart_report(venue):
+            print(line, flush=True)
     if market is not None:
         print(f"  background market: {len(market.agents)} agents on {', '.join(market.symbols)} "
               f"(seed {market.config.seed})", flush=True)
+    for line in admin.banner if admin is not None else ():
+        print(line, flush=True)
     if ready is not None:
         ready(port)
     if stop is None:
@@ -330,11 +383,15 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
         print("\nmarketdrill exchange stopping", flush=True)
         for sig in handled:
             loop.remove_signal_handler(sig)
+        if admin is not None:
+            await admin.stop()
         if market is not None:
             market.stop(cancel_orders=False)
         await acceptor.stop()
         for session in venue.sessions:
             session.store.close()
+        if venue.order_log is not None:
+            venue.order_log.close()
             close = getattr(session.log, "close", None)
             if close is not None:
                 close()  # FileLog: flush what the message and event logs still buffer

@@ -10,6 +10,8 @@
     reset_on_logon = true        # ResetSeqNumFlag semantics as QuickFIX's ResetOnLogon
     store_path = ""              # "" = memory stores; a directory = file stores that survive restarts
     log_path = ""                # "" = no FIX log files; a directory = QuickFIX-style logs
+    state_dir = ""               # "" = orders live in memory; a directory = crash-safe order log (below)
+    state_sync = "flush"         # "flush" survives a process kill; "fsync" also a power loss (slower)
 
     [[instrument]]               # as in sim/instruments.py
     symbol = "PRB"
@@ -29,6 +31,18 @@
     [phases]                     # trading phases; keys documented in sim/phases.py
     always_open = true           # the default: continuous from the start, as before
 
+    [admin]                      # the local admin endpoint; keys documented in sim/admin_server.py
+    port = 9890                  # HTTP/JSON on 127.0.0.1, behind its own token
+
+``state_dir`` makes the venue restartable without losing an acknowledged order: every order
+state is appended to ``<state_dir>/<comp_id>.orders.jsonl`` before its ExecutionReport is sent
+(:mod:`sim.order_log`), and a venue started on the same directory rebuilds its books, OrderID and
+ExecID counters and kill switches from it.  ``store_path`` defaults to ``state_dir`` then, so the
+FIX sessions resume their sequence numbers and answer ResendRequests from their file stores; set
+``reset_on_logon = false`` so a reconnecting client's Logon does not reset them.
+``state_sync = "fsync"`` fsyncs the order log after every command and the FIX stores after every
+record (survives power loss; the default survives the process being killed).
+
 Every mistake is refused with the file, the table and key, and the reason.
 """
 
@@ -37,12 +51,15 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.instruments import InstrumentError, InstrumentTable
 from sim.phases import PhaseConfig, PhaseError
 from sim.protections import ProtectionsConfig, ProtectionsError
 from sim.tomlfile import read_toml
+
+if TYPE_CHECKING:
+    from sim.admin_server import AdminConfig
 
 
 class VenueConfigError(ValueError):
@@ -73,18 +90,21 @@ class VenueConfig:
     reset_on_logon: bool = True
     store_path: Path | None = None
     log_path: Path | None = None
+    state_dir: Path | None = None
+    state_sync: str = "flush"
     heartbeat_check: bool = True
     agents: dict[str, Any] = field(default_factory=dict)
     protections: dict[str, Any] = field(default_factory=dict)
     source: str = "<dict>"
     protection_config: ProtectionsConfig = field(default_factory=ProtectionsConfig)
     phase_config: PhaseConfig = field(default_factory=PhaseConfig)
+    admin: AdminConfig | None = None  # [admin]: None = no admin endpoint (the in-process API only)
 
 
 _VENUE_KEYS = {"comp_id": str, "host": str, "port": int, "begin_strings": list, "reset_on_logon": bool,
-               "store_path": str, "log_path": str}
+               "store_path": str, "log_path": str, "state_dir": str, "state_sync": str}
 _FIRM_KEYS = {"id": str, "comp_ids": list, "drop_copy": list, "cancel_on_disconnect": bool, "password": str}
-_TOP = ("venue", "instrument", "firm", "agents", "protections", "phases")
+_TOP = ("venue", "instrument", "firm", "agents", "protections", "phases", "admin")
 
 
 def load_venue_config(path: str | Path, *, port: int | None = None) -> VenueConfig:
@@ -143,17 +163,29 @@ def venue_config_from_dict(data: dict[str, Any], *, source: str = "<dict>", base
     base = base or Path(".")
     store = venue.get("store_path", "")
     logs = venue.get("log_path", "")
+    state = venue.get("state_dir", "")
+    state_sync = venue.get("state_sync", "flush")
+    if state_sync not in ("flush", "fsync"):
+        raise VenueConfigError(f"{source}: [venue] state_sync must be \"flush\" or \"fsync\", got {state_sync!r}")
+    if not store and state:
+        store = state  # an order log without file stores could not resume sessions or serve resends
     for name in ("agents", "protections", "phases"):
         if name in data and not isinstance(data[name], dict):
             raise VenueConfigError(f"{source}: [{name}] must be a table")
     protection_config, phase_config = _controls(data, source, instruments, [f.id for f in firms])
+    admin = None
+    if "admin" in data:
+        from sim.admin_server import admin_config  # here, not at the top: admin_server imports this module
+
+        admin = admin_config(data["admin"], source=source, base=base, log_path=(base / logs) if logs else None)
     return VenueConfig(
         comp_id=venue.get("comp_id", "VENUE"), host=venue.get("host", "127.0.0.1"), port=listen_port,
         begin_strings=begin_strings, instruments=instruments, firms=tuple(firms),
         reset_on_logon=venue.get("reset_on_logon", True),
         store_path=(base / store) if store else None, log_path=(base / logs) if logs else None,
+        state_dir=(base / state) if state else None, state_sync=state_sync,
         agents=dict(data.get("agents", {})), protections=dict(data.get("protections", {})), source=source,
-        protection_config=protection_config, phase_config=phase_config)
+        protection_config=protection_config, phase_config=phase_config, admin=admin)
 
 
 def _controls(data: dict[str, Any], source: str, instruments: InstrumentTable,

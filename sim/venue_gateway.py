@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from sim.exchange import Exchange
 from sim.fix.codec import FixMessage
@@ -51,6 +52,9 @@ from sim.venue_events import (
     TimeInForce,
     VenueEvent,
 )
+
+if TYPE_CHECKING:
+    from sim.order_log import OrderLog
 
 _ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT}
 _TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC, b"4": TimeInForce.FOK}
@@ -84,6 +88,15 @@ class _BadValue(Exception):
         self.reason = reason
 
 
+#: Largest quantity, and price in ticks, the venue accepts: a signed 64-bit integer, as matching engines
+#: and FIX engines store them.  Found by the fuzz campaign: a 5,000-digit OrderQty was booked and then
+#: its ExecutionReport could not be encoded (CPython refuses int -> str beyond 4,300 digits), and a
+#: 40-digit Price was rounded to 1E+40 by Decimal's 28-digit context, booked, and its fill's AvgPx
+#: raised InvalidOperation; either way the order lived in the book while its owner got
+#: BusinessMessageReject "Application error".
+MAX_WIRE_INT = 2**63 - 1
+
+
 def _qty(raw: bytes | None, tag: int) -> int:
     """A whole-number quantity from FIX text (``10`` and ``10.0`` are fine, ``10.5`` is not)."""
     if raw is None:
@@ -95,6 +108,8 @@ def _qty(raw: bytes | None, tag: int) -> int:
     if value != value.to_integral_value() or value <= 0:
         raise _BadValue(RejectReason("bad_quantity", 13, f"Quantity ({tag}) must be a positive whole number, "
                                                          f"got {raw.decode('ascii')}"))
+    if value > MAX_WIRE_INT:
+        raise _BadValue(RejectReason("bad_quantity", 13, f"Quantity ({tag}) is too large (at most {MAX_WIRE_INT})"))
     return int(value)
 
 
@@ -115,6 +130,7 @@ class VenueGateway:
         self.messages_in = 0
         self.phase_of = phase_of                    # symbol -> trading phase now (sim.phases values)
         self.session_phase = self.overall_phase()   # what TradingSessionStatus last said (or would say)
+        self.order_log: OrderLog | None = None      # a persistent venue's write-ahead log (sim.order_log)
 
     # -- SESSION CALLBACKS -----------------------------------------------------------------------
 
@@ -154,6 +170,12 @@ class VenueGateway:
         cl_ord_id = (msg.get(11) or b"").decode("latin-1")
         symbol = (msg.get(55) or b"").decode("latin-1")
         side = msg.get(54)
+        if (msg.get(43) == b"Y" or msg.get(97) == b"Y") and self.exchange._find(firm, owner, cl_ord_id, None):
+            # A resent order the venue already has (it stopped after taking the order, before it
+            # counted the MsgSeqNum): its status, not a duplicate-ClOrdID reject that would tell
+            # the client a live order is dead.
+            self.dispatch(self.exchange.status(firm=firm, owner=owner, cl_ord_id=cl_ord_id))
+            return
         try:
             if side not in (b"1", b"2"):
                 raise _BadValue(RejectReason("unsupported_side", 99, f"Side {side!r} is not supported (1 buy, 2 sell)"))
@@ -234,6 +256,8 @@ class VenueGateway:
             raise _BadValue(RejectReason("bad_price", 99, str(exc))) from None
         if ticks <= 0:
             raise _BadValue(RejectReason("bad_price", 99, f"Price must be positive, got {raw.decode('latin-1')}"))
+        if ticks > MAX_WIRE_INT:
+            raise _BadValue(RejectReason("bad_price", 99, f"Price is too large (at most {MAX_WIRE_INT} ticks)"))
         return ticks
 
     def _rejected_report(self, session: Session, msg: FixMessage, reason: RejectReason) -> ExecReport:
@@ -273,7 +297,13 @@ class VenueGateway:
     # -- DISTRIBUTION ----------------------------------------------------------------------------
 
     def dispatch(self, events: list[VenueEvent]) -> None:
-        """Send each event to whoever must see it: owners, drop copies, market-data subscribers."""
+        """Send each event to whoever must see it: owners, drop copies, market-data subscribers.
+
+        With an order log, the events' order states are written first (the write-ahead point of
+        :mod:`sim.order_log`): nothing reaches a session, its store or the wire before that.
+        """
+        if self.order_log is not None:
+            self.order_log.record(self.exchange, events)
         statuses: dict[str, StatusChange] | None = None
         for event in events:
             cls = type(event)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
+import pytest
+
+from engines.alert_config import default_config
+from engines.alerts import Alert, AlertRouter
 from engines.monitors import MonitorConfig, Monitors, S
-from engines.order_engine import Fill, OrderHandle, OrderUpdate
+from engines.order_engine import STP_CODE, Fill, OrderHandle, OrderUpdate
+from engines.risk import RiskEngine, RiskLimits
+from scenarios.world import World
+from sim.clock import VirtualClock, current_clock, run_virtual
+from sim.venue_config import venue_config_from_dict
 
 
 class FakeEngine:
@@ -135,3 +144,288 @@ def test_a_dropped_order_entry_session_is_a_ticket_after_the_grace_period_and_re
     engine.session.logged_on = True
     monitors.tick(4 * S)
     assert fired[-1].ends_at_ns == 4 * S
+
+
+# -- SELF-TRADE --
+
+def _fill_of(strategy: str, side: int, price: int, t: int, qty: int = 5, cl_ord_id: str = "c1") -> OrderUpdate:
+    handle = OrderHandle(cl_ord_id, strategy, "PRB", side, qty, price, "limit", "day")
+    return OrderUpdate("fill", handle, t, Fill(cl_ord_id, strategy, "PRB", side, qty, price, f"e-{cl_ord_id}", t))
+
+
+def test_a_buy_and_a_sell_fill_of_one_firm_at_one_price_and_qty_together_are_a_self_trade_ticket():
+    monitors, engine, fired = _monitors(fill_too_good_ticks=None)
+    engine.callback(_fill_of("MM1", 1, 10_000, 0, cl_ord_id="c2"))   # the aggressor's report comes first
+    assert fired == []
+    engine.callback(_fill_of("MM1", 2, 10_000, 0, cl_ord_id="c1"))
+    [alert] = fired
+    assert alert.name == "SelfTrade" and alert.severity == "ticket" and alert.lens == "trading"
+    assert alert.symptom == "F/MM1 traded with itself on PRB (wash trade risk)"
+    assert alert.labels["firm"] == "F" and alert.labels["strategy"] == "MM1" and alert.labels["symbol"] == "PRB"
+    assert "bought and sold 5 PRB @ 100.00" in alert.causes[0] and "buy c2" in alert.causes[0]
+
+
+def test_two_strategies_of_one_firm_trading_with_each_other_name_both():
+    monitors, engine, fired = _monitors(fill_too_good_ticks=None)
+    engine.callback(_fill_of("TAKER", 2, 10_000, 0, cl_ord_id="c9"))
+    engine.callback(_fill_of("MM1", 1, 10_000, 0))
+    [alert] = fired
+    assert alert.symptom == "F/TAKER traded with F/MM1 on PRB (wash trade risk)"
+    assert alert.labels["strategy"] == "TAKER"
+
+
+def test_self_trade_pairs_fills_within_the_pair_window_and_not_one_ns_later():
+    monitors, engine, fired = _monitors(fill_too_good_ticks=None, self_trade_pair_ns=1_000)
+    engine.callback(_fill_of("MM1", 2, 10_000, 0))
+    engine.callback(_fill_of("MM1", 1, 10_000, 1_001))
+    assert fired == []
+    engine.callback(_fill_of("MM1", 2, 10_000, 2_001))   # exactly the window after the unpaired buy
+    assert [a.name for a in fired] == ["SelfTrade"]
+
+
+def test_fills_at_another_price_or_size_or_on_the_same_side_are_not_a_self_trade():
+    monitors, engine, fired = _monitors(fill_too_good_ticks=None)
+    engine.callback(_fill_of("MM1", 1, 10_000, 0))
+    engine.callback(_fill_of("MM1", 2, 10_001, 0))
+    engine.callback(_fill_of("MM1", 2, 10_000, 0, qty=4))
+    engine.callback(_fill_of("MM1", 1, 10_000, 0))
+    assert fired == []
+
+
+def test_self_trade_severity_is_configurable_and_none_switches_it_off():
+    monitors, engine, fired = _monitors(fill_too_good_ticks=None, self_trade=None)
+    engine.callback(_fill_of("MM1", 1, 10_000, 0))
+    engine.callback(_fill_of("MM1", 2, 10_000, 0))
+    assert fired == []
+    monitors, engine, fired = _monitors(fill_too_good_ticks=None, self_trade="page")
+    engine.callback(_fill_of("MM1", 1, 10_000, 0))
+    engine.callback(_fill_of("MM1", 2, 10_000, 0))
+    assert [a.severity for a in fired] == ["page"]
+    with pytest.raises(ValueError, match="self_trade"):
+        MonitorConfig(self_trade="urgent")
+
+
+def test_the_venues_self_trade_prevention_acting_is_the_same_symptom_prevented():
+    monitors, engine, fired = _monitors()
+    handle = OrderHandle("c1", "MM1", "PRB", 1, 5, 10_000, "limit", "day")
+    engine.callback(OrderUpdate("canceled", handle, 1 * S, None, "", "Cancelled by user"))
+    assert fired == []
+    engine.callback(OrderUpdate("restated", handle, 2 * S, None, STP_CODE, "Reduced by self-trade prevention"))
+    [alert] = fired
+    assert alert.name == "SelfTrade" and alert.reason == "self_trade_prevented"
+    assert alert.symptom == ("F/MM1 would have traded with itself on PRB: the venue's self-trade prevention "
+                             "reduced its order (wash trade risk)")
+    assert "Reduced by self-trade prevention" in alert.causes[0]
+
+
+def test_a_self_trade_resolves_after_a_quiet_period():
+    monitors, engine, fired = _monitors(fill_too_good_ticks=None, quiet_resolve_ns=60 * S)
+    engine.callback(_fill_of("MM1", 1, 10_000, 0))
+    engine.callback(_fill_of("MM1", 2, 10_000, 0))
+    monitors.tick(60 * S)
+    assert [a.ends_at_ns for a in fired] == [None, 60 * S]
+
+
+# -- WARNINGS OVERRIDDEN --
+
+def _override(t: int, symbol: str = "PRB", code: str = "price_collar_ticks") -> OrderUpdate:
+    handle = OrderHandle("c1", "MM1", symbol, 1, 5, 10_000, "limit", "day")
+    return OrderUpdate("warning_overridden", handle, t, None, code, "[price_collar] too far; overridden by ops")
+
+
+def test_overridden_warnings_raise_a_ticket_at_n_in_the_window_and_not_at_n_minus_one():
+    monitors, engine, fired = _monitors(warnings_overridden=(5, 60 * S))
+    for i in range(4):
+        engine.callback(_override(i * S))
+    assert fired == []
+    engine.callback(_override(4 * S, code="max_order_qty"))
+    [alert] = fired
+    assert alert.name == "WarningsOverridden" and alert.severity == "ticket" and alert.lens == "trading"
+    assert alert.symptom == "MM1 overrode 5 risk warnings in 60s on PRB"
+    assert alert.labels["strategy"] == "MM1" and alert.labels["symbol"] == "PRB"
+    assert alert.causes[0] == "overridden: max_order_qty x1, price_collar_ticks x4"
+    assert "overridden by ops" in alert.causes[1]
+
+
+def test_overrides_older_than_the_window_do_not_count():
+    monitors, engine, fired = _monitors(warnings_overridden=(3, 10 * S))
+    engine.callback(_override(0))
+    engine.callback(_override(5 * S))
+    engine.callback(_override(10 * S))   # the first is exactly a window old: out
+    assert fired == []
+    engine.callback(_override(11 * S))
+    assert [a.name for a in fired] == ["WarningsOverridden"]
+
+
+def test_overrides_page_at_the_configured_threshold_as_well_as_the_ticket():
+    monitors, engine, fired = _monitors(warnings_overridden=(2, 60 * S), warnings_overridden_page=4)
+    for i in range(3):
+        engine.callback(_override(i * S))
+    assert [a.severity for a in fired] == ["ticket"]
+    engine.callback(_override(3 * S))
+    assert [a.severity for a in fired] == ["ticket", "page"]
+    engine.callback(_override(4 * S))
+    assert len(fired) == 2   # both keep firing, neither repeats
+
+
+def test_overrides_on_several_symbols_count_together_and_carry_no_symbol_label():
+    monitors, engine, fired = _monitors(warnings_overridden=(2, 60 * S))
+    engine.callback(_override(0, "PRB"))
+    engine.callback(_override(1 * S, "XYZ"))
+    [alert] = fired
+    assert "symbol" not in alert.labels and alert.symptom.endswith("on PRB, XYZ")
+
+
+def test_overridden_warnings_switch_off_with_none():
+    monitors, engine, fired = _monitors(warnings_overridden=None)
+    for i in range(10):
+        engine.callback(_override(i))
+    assert fired == []
+
+
+# -- ROUTING OF THE NEW RULES (default policy) --
+
+def test_a_page_on_the_symbol_does_not_mute_a_self_trade_ticket_but_mutes_other_tickets():
+    clock = SimpleNamespace(now=0)
+    router = AlertRouter(default_config(), now_ns=lambda: clock.now)
+    labels = {"venue": "V", "symbol": "PRB", "firm": "F", "strategy": "MM1"}
+    page = Alert.create("FillTooGood", "page", "fills too good", starts_at_ns=0, labels=labels)
+    wash = Alert.create("SelfTrade", "ticket", "wash", starts_at_ns=0, labels=labels)
+    overrides = Alert.create("WarningsOverridden", "ticket", "overrides", starts_at_ns=0, labels=labels)
+    for alert in (page, wash, overrides):
+        router.receive(alert)
+    assert router.muted_by(wash, 0) == ()
+    assert router.muted_by(overrides, 0)[0].startswith("inhibited by")
+
+
+def test_an_overrides_page_mutes_the_same_strategys_overrides_ticket():
+    clock = SimpleNamespace(now=0)
+    router = AlertRouter(default_config(), now_ns=lambda: clock.now)
+
+    def overrides(severity: str, strategy: str, symbol: str) -> Alert:
+        return Alert.create("WarningsOverridden", severity, "overrides", starts_at_ns=0,
+                            labels={"venue": "V", "firm": "F", "strategy": strategy, "symbol": symbol})
+
+    router.receive(overrides("page", "MM1", "PRB"))
+    mine, theirs = overrides("ticket", "MM1", "PRB"), overrides("ticket", "MM2", "XYZ")
+    router.receive(mine)
+    router.receive(theirs)
+    assert router.muted_by(mine, 0)[0].startswith("inhibited by") and router.muted_by(theirs, 0) == ()
+
+
+def test_self_trade_tickets_of_two_firms_are_two_tickets():
+    clock = SimpleNamespace(now=0)
+    router = AlertRouter(default_config(), now_ns=lambda: clock.now)
+    for firm in ("F", "G"):
+        router.receive(Alert.create("SelfTrade", "ticket", "wash", starts_at_ns=0,
+                                    labels={"venue": "V", "firm": firm, "strategy": "MM1", "symbol": "PRB"}))
+    clock.now = 30 * S
+    router.tick(clock.now)
+    assert [(n.receiver, [a.labels["firm"] for a in n.alerts]) for n in router.notifications] == [
+        ("tickets", ["F"]), ("tickets", ["G"])]
+
+
+# -- END TO END: the real engine, the venue and FIX in virtual time --
+
+_VENUE = {"venue": {"comp_id": "VENUE"},
+          "instrument": [{"symbol": "PRB", "tick_size": "0.01", "reference_price": "100.00"}],
+          "firm": [{"id": "A"}, {"id": "B"}]}
+
+
+def _world(body, limits: RiskLimits | None = None, **config):
+    async def main():
+        now = current_clock().now_ns
+        world = World(venue_config_from_dict(_VENUE), now_ns=now)
+        a = world.add_engine("A", "A", risk=RiskEngine(limits or RiskLimits(), clock=now))
+        await world.logged_on()
+        a.set_reference("PRB", 10_000)
+        fired: list[Alert] = []
+        monitors = Monitors(MonitorConfig(**config), emit=fired.append, venue="VENUE")
+        monitors.watch(a)
+        return await body(world, a, fired)
+
+    return run_virtual(main(), clock=VirtualClock())
+
+
+def test_a_firm_crossing_its_own_resting_order_without_stp_raises_self_trade():
+    async def body(world, a, fired):
+        a.submit("MM1", "PRB", 2, 5, 10_000)
+        await asyncio.sleep(0.01)
+        a.submit("HEDGE", "PRB", 1, 5, 10_001)
+        await asyncio.sleep(0.01)
+        return a.position("PRB"), fired
+
+    position, fired = _world(body)
+    assert position == 0
+    [alert] = [a for a in fired if a.name == "SelfTrade"]
+    assert alert.symptom == "A/HEDGE traded with A/MM1 on PRB (wash trade risk)"
+
+
+def test_a_venue_report_of_an_stp_cancel_reaches_the_monitor_as_self_trade_prevented():
+    async def body(world, a, fired):
+        resting = a.submit("MM1", "PRB", 2, 5, 10_000)
+        await asyncio.sleep(0.01)
+        # What a venue with self-trade prevention sends for the resting order it cancelled.
+        world.venue_session("A").send(b"8", [
+            (6, 0), (11, resting.cl_ord_id), (14, 0), (17, "STP1"), (37, resting.order_id), (38, 5), (39, "4"),
+            (40, "2"), (44, "100.00"), (54, 2), (55, "PRB"), (58, "Cancelled by self-trade prevention"),
+            (150, "4"), (151, 0)])
+        await asyncio.sleep(0.01)
+        return resting, fired
+
+    resting, fired = _world(body)
+    assert resting.state == "canceled" and resting.updates[-1].code == STP_CODE
+    [alert] = fired
+    assert alert.name == "SelfTrade" and alert.reason == "self_trade_prevented"
+
+
+def test_an_stp_decrement_restates_the_order_quantity_at_the_engine():
+    async def body(world, a, fired):
+        resting = a.submit("MM1", "PRB", 2, 5, 10_000)
+        await asyncio.sleep(0.01)
+        world.venue_session("A").send(b"8", [
+            (6, 0), (11, resting.cl_ord_id), (14, 0), (17, "STP2"), (37, resting.order_id), (38, 3), (39, "0"),
+            (40, "2"), (44, "100.00"), (54, 2), (55, "PRB"), (58, "Quantity reduced by self-trade prevention"),
+            (150, "D"), (151, 3)])
+        await asyncio.sleep(0.01)
+        return resting, fired
+
+    resting, fired = _world(body)
+    assert resting.qty == 3 and resting.leaves_qty == 3 and resting.updates[-1].kind == "restated"
+    assert [a.name for a in fired] == ["SelfTrade"]
+
+
+def test_overriding_a_soft_collar_sends_the_order_and_the_monitor_counts_the_overrides():
+    limits = RiskLimits(price_collar_ticks=10, soft_checks=["price_collar"])
+
+    async def body(world, a, fired):
+        refused = a.submit("MM1", "PRB", 1, 1, 10_050)
+        overridden = [a.submit("MM1", "PRB", 1, 1, 10_050 + i, override="ops:alice") for i in range(3)]
+        await asyncio.sleep(0.01)
+        return refused, overridden, fired
+
+    refused, overridden, fired = _world(body, limits, warnings_overridden=(3, 60 * S))
+    assert refused.state == "denied" and "explicit override" in refused.updates[-1].text
+    assert all(h.state == "new" for h in overridden)
+    kinds = [u.kind for u in overridden[0].updates]
+    assert kinds[:2] == ["warning_overridden", "sent"]
+    assert overridden[0].updates[0].code == "price_collar_ticks"
+    assert "overridden by ops:alice" in overridden[0].updates[0].text
+    [alert] = fired
+    assert alert.symptom == "MM1 overrode 3 risk warnings in 60s on PRB"
+
+
+def test_only_checks_named_soft_take_an_override_and_never_the_trading_state():
+    with pytest.raises(ValueError, match="cannot be soft"):
+        RiskLimits(soft_checks=["trading_state"])
+    assert RiskLimits(soft_checks=["price_collar", "order_qty", "price_collar"]).soft_checks == (
+        "order_qty", "price_collar")
+
+    async def body(world, a, fired):
+        hard = a.submit("MM1", "PRB", 1, 20, 10_000, override="ops:alice")   # max_order_qty is not soft
+        a.halt(reason="operator halt")
+        halted = a.submit("MM1", "PRB", 1, 1, 10_000, override="ops:alice")
+        return hard, halted
+
+    hard, halted = _world(body, RiskLimits(max_order_qty=10, price_collar_ticks=10, soft_checks=["price_collar"]))
+    assert hard.reject_code == "max_order_qty" and halted.reject_code == "trading_halted"
