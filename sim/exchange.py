@@ -31,7 +31,18 @@ from dataclasses import dataclass, field
 
 from sim.auction import CallBook
 from sim.book import OrderBook
-from sim.book_events import STP, Accepted, Cancelled, OrderType, Reduced, Rejected, Replaced, Side, Trade
+from sim.book_events import (
+    STP,
+    Accepted,
+    Cancelled,
+    CancelReason,
+    OrderType,
+    Reduced,
+    Rejected,
+    Replaced,
+    Side,
+    Trade,
+)
 from sim.instruments import Instrument, InstrumentTable
 from sim.venue_events import (
     BookChange,
@@ -54,6 +65,10 @@ BAD_QUANTITY = RejectReason("bad_quantity", 13, "Order quantity must be a positi
 BAD_PRICE = RejectReason("bad_price", 99, "Limit price is missing, not positive or not on the tick grid")
 UNSUPPORTED = RejectReason("unsupported_order", 99, "Order type or time in force not supported")
 REPLACE_BELOW_FILLED = RejectReason("replace_below_filled", 99, "New quantity is not above the quantity already filled")
+# Text(58) says why on a self-trade-prevention cancel or decrement (FIX 4.4 has no ExecRestatementReason
+# for it), so an engine can tell its own wash-trade guard from an ordinary cancel.
+SELF_TRADE_CANCEL = RejectReason("self_trade_prevention", 99, "Cancelled by self-trade prevention")
+SELF_TRADE_DECREMENT = RejectReason("self_trade_prevention", 99, "Quantity reduced by self-trade prevention")
 WOULD_CROSS = RejectReason("post_only_would_cross", 99, "Post-only order would trade on arrival")
 AUCTION_LEFTOVER = RejectReason("auction_market_remainder", 99,
                                 "Market order not filled in the auction; the remainder is cancelled")
@@ -471,7 +486,8 @@ class Exchange:
                 if ev.price is not None:
                     levels[(int(ev.side), ev.price)] = None
                 self._finish(target, OrdStatus.CANCELED)
-                out.append(self._report(target, ExecType.CANCELED, OrdStatus.CANCELED, reject=reason))
+                why = SELF_TRADE_CANCEL if ev.reason == CancelReason.STP else reason
+                out.append(self._report(target, ExecType.CANCELED, OrdStatus.CANCELED, reject=why))
             elif cls is Replaced:
                 if not ev.priority_kept:
                     order.priority = self._next_priority
@@ -486,7 +502,7 @@ class Exchange:
                 target.order_qty -= ev.qty
                 if ev.price is not None:
                     levels[(int(ev.side), ev.price)] = None
-                out.append(self._report(target, ExecType.RESTATED, target.status))
+                out.append(self._report(target, ExecType.RESTATED, target.status, reject=SELF_TRADE_DECREMENT))
             elif cls is Rejected:
                 if order.book_id not in self.open_orders.get(order.firm, {}):
                     continue
