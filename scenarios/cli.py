@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sim import argtypes
 from sim.fix.settings import SettingsError
 from sim.instruments import InstrumentError
 from sim.journal import JournalError
@@ -237,14 +238,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
+_port = argtypes.port
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from sim import argtypes
 from sim.admin_server import TOKEN_ENV, client_token
 from sim.venue_config import VenueConfigError, load_venue_config
 
@@ -277,11 +278,4 @@ def _user() -> str | None:
     return re.sub(r"[^A-Za-z0-9._@-]", "", name)[:64] or None
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1..65535, got {value}")
-    return value
+_port = argtypes.bounded(int, 1, 65535, "port", "a port number")

@@ -9,10 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+from sim import argtypes
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``drill`` and ``debrief`` on the marketdrill command."""
-    from scenarios.cli import _port
+    _port = argtypes.port
     drill = sub.add_parser("drill", help="run a scenario as an on-call drill with a web dashboard on 127.0.0.1")
     drill.add_argument("scenario", help="a scenario .toml file (any of the library; [drill] adds briefing and hints)")
     drill.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per wall second (default 1.0)")
@@ -117,11 +119,4 @@ def cmd_debrief(args: argparse.Namespace) -> int:
     return 0
 
 
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 1 or 10, got {text!r}") from None
-    if not 0.05 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"speed must be between 0.05 and 1000, got {value:g}")
-    return value
+_speed = argtypes.bounded(float, 0.05, 1000, "speed", "a number such as 1 or 10")
