@@ -19,21 +19,25 @@ $(RUN_STAMP): pyproject.toml
 
 # Everything the tests need, QuickFIX included (it compiles once; pip's wheel cache serves later runs).
 $(STAMP): $(RUN_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,interop,sweep,cluster]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,interop,sweep,cluster,browser]'
 	@touch $(STAMP)
 
 demo: $(RUN_STAMP)
 	$(BIN)/marketdrill demo
 
-# Real external parts the integration tests drive: Alertmanager (Debian package).  Installed when
-# we are root and it is missing; elsewhere the tests that need it skip and say why.
+# Real external parts the integration tests drive: Alertmanager, and Chromium with its driver for the
+# drill dashboard's browser tests (Debian packages; nothing downloads its own browser).  Installed when
+# we are root and they are missing; elsewhere the tests that need them skip and say why.
+SYSTEM_PACKAGES := prometheus-alertmanager:prometheus-alertmanager chromium:chromium chromedriver:chromium-driver
 system-deps:
-	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing prometheus-alertmanager (Debian package) for the integration tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null \
-	      || echo "warning: could not install prometheus-alertmanager; its integration test will skip"; \
-	  else echo "note: prometheus-alertmanager not installed; its integration test will skip"; fi; }
+	    echo "installing Debian packages for the integration tests:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	      || echo "warning: could not install$$missing; the tests that need them will skip"; \
+	  else echo "note: not installed:$$missing; the tests that need them will skip"; fi; fi
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest tests sim engines scenarios --doctest-modules $(PYTEST_ARGS)
@@ -43,6 +47,13 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# The long fuzz campaign (not part of `make test`; ~15-30 min on 2 cores): 1,000,000 inputs each at the
+# codec and the session, 100,000 at the venue.  Writes bench/results/fuzz.md (then `make bench` or
+# `bench/run_all.py --no-run` puts it in BENCHMARKS.md).  FUZZ_ARGS="--count 10000" for a short run.
+FUZZ_ARGS ?=
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_campaign.py $(FUZZ_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
