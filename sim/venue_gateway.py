@@ -181,7 +181,7 @@ class VenueGateway:
                 raise _BadValue(RejectReason("unsupported_side", 99, f"Side {side!r} is not supported (1 buy, 2 sell)"))
             ord_type = _ORD_TYPES.get(msg.get(40) or b"")
             if ord_type is None:
-                raise _BadValue(RejectReason("unsupported_order_type", 24,
+                raise _BadValue(RejectReason("unsupported_order_type", 11,  # 11: unsupported order characteristic
                                              f"OrdType {msg.get(40)!r} is not supported (1 market, 2 limit)"))
             tif_raw = msg.get(59)
             tif = _TIFS.get(tif_raw) if tif_raw is not None else None

@@ -115,7 +115,6 @@ def test_the_echo_keeps_nested_repeating_group_entries():
     assert validate(echo, FIX44) is None and echo.get_all(523) == [b"X", b"Y"]
 
 
-@pytest.mark.xfail(strict=True, reason="VenueGateway._new_order uses OrdRejReason 24, undefined in FIX 4.4")
 def test_an_unsupported_order_type_is_rejected_with_a_fix44_reason(wires):
     _, a, _ = wires
     a.send("D", [(11, "U1"), (21, 1), (38, 10), (40, 3), (44, "100.00"), (54, 1), (55, "PRB"), (60, T)])
