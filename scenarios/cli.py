@@ -63,7 +63,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     paths = scenario_files(args.target)
     styled = use_rich(plain=args.plain)
-    outcomes = run_suite(paths, args.seed, styled=styled)
+    if args.speed is not None and args.transport == "memory":
+        from scenarios.spec import load_scenario
+
+        if any(load_scenario(path).clock == "virtual" for path in paths):
+            raise SystemExit(f"marketdrill {args.command}: --speed applies to --transport tcp (or scenarios with "
+                             "clock = \"real\"); the virtual clock runs as fast as it can")
+    outcomes = run_suite(paths, args.seed, styled=styled, transport=args.transport, speed=args.speed)
     for outcome in outcomes:
         print_outcome(outcome, styled=styled)
     if len(outcomes) > 1:
@@ -182,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
         run = sub.add_parser(name, help=help_text)
         run.add_argument("target", help="a scenario .toml file or a directory of them")
         run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+        run.add_argument("--transport", choices=("memory", "tcp"), default="memory",
+                         help="memory: in-memory FIX on the virtual clock, deterministic (default); tcp: real FIX "
+                              "over 127.0.0.1 on the wall clock (same code, timing is the machine's)")
+        run.add_argument("--speed", type=_wall_speed, default=None, metavar="S",
+                         help="wall-clock runs only: S simulated seconds per second (default 1)")
         run.add_argument("--junit", metavar="OUT.xml", help="write JUnit XML (one testcase per scenario and seed)")
         run.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
         run.add_argument("--journal-dir", metavar="DIR", help="write each run's event journal (for replay)")
@@ -239,6 +250,7 @@ def _positive_int(text: str) -> int:
 
 
 _port = argtypes.port
+_wall_speed = argtypes.speed
 
 
 def main(argv: list[str] | None = None) -> int:

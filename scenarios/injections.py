@@ -23,7 +23,6 @@ from engines.risk import TradingState
 from scenarios.runner import RunRecord, TimelineEntry
 from scenarios.spec import Scenario, Step
 from scenarios.world import World
-from sim.fix.transport import memory_pipe
 
 _CONDITION = re.compile(r"^\s*(fills|orders|position|refusals)\(([^)]*)\)\s*(>=|<=|>|<|==)\s*(-?\d+)\s*$")
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
@@ -249,19 +248,14 @@ class Injector:
         self._note(f"fault injected: {firm} order-entry session dropped", firm=firm)
         if f.get("reconnect_after"):
             def reconnect() -> None:
-                engine = self.world.engines[firm]
-                assert engine.session is not None
-                self.world.drivers[firm] = memory_pipe(
-                    engine.session, self.world.venue_session(self.scenario_comp_id(firm)), now_ns=self.world.now_ns,
-                    latency_ns=self.world.latency_ns)
+                self.world.connect(firm)
                 self._note(f"{firm} reconnecting", firm=firm)
             self._later(f["reconnect_after"], reconnect)
 
-    def scenario_comp_id(self, firm: str) -> str:
-        """The CompID a firm's engine uses."""
-        return next(s.comp_id for s in self.scenario.firms if s.id == firm)
-
     def _latency_spike(self, step: Step, f: dict[str, Any]) -> None:
+        if self.world.transport != "memory":
+            raise InjectionError(f"inject {step.describe()}: latency_spike changes the in-memory link's latency; "
+                                 "over TCP the kernel decides (run it with --transport memory)")
         links = [driver._write.__self__ for driver in self.world.drivers[f["firm"]]]
         before = [link.latency_ns for link in links]
         for link in links:

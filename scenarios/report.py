@@ -69,6 +69,14 @@ def damage(record: RunRecord) -> list[str]:
     return lines
 
 
+def clock_note(record: RunRecord) -> str:
+    """How the run met the clock, when not on the virtual clock: ``, over TCP on the wall clock x10 ...``."""
+    if record.reproducible:
+        return ""
+    how = "over TCP" if record.transport == "tcp" else "in memory"
+    return f", {how} on the wall clock x{record.speed:g} (timing is the machine's: not reproducible)"
+
+
 def format_outcome(outcome: Outcome, *, timeline_limit: int = 25) -> str:
     """The console report of one scenario run."""
     status = "PASS" if outcome.passed else ("ERROR" if outcome.error else "FAIL")
@@ -76,7 +84,7 @@ def format_outcome(outcome: Outcome, *, timeline_limit: int = 25) -> str:
     record = outcome.record
     if record is not None:
         simulated = (record.end_ns - record.start_ns) / 1e9
-        lines[0] += f"  {simulated:,.0f}s simulated in {record.wall_s:.2f}s"
+        lines[0] += f"  {simulated:,.0f}s simulated in {record.wall_s:.2f}s{clock_note(record)}"
         if record.scenario.summary:
             lines.append(f"  {record.scenario.summary}")
     if outcome.error:
@@ -126,7 +134,7 @@ def render_outcome(outcome: Outcome, *, timeline_limit: int = 25) -> RenderableT
     record = outcome.record
     if record is not None:
         simulated = (record.end_ns - record.start_ns) / 1e9
-        header.append(f"  {simulated:,.0f}s simulated in {record.wall_s:.2f}s", style="dim")
+        header.append(f"  {simulated:,.0f}s simulated in {record.wall_s:.2f}s{clock_note(record)}", style="dim")
         if record.scenario.summary:
             parts.append(Text(f"  {record.scenario.summary}", style="italic"))
     if outcome.error:
@@ -215,6 +223,8 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
             "journal_hash": record.journal_hash,
             "simulated_ns": record.end_ns - record.start_ns,
             "wall_s": round(record.wall_s, 3),
+            "transport": record.transport,
+            "clock": "virtual" if record.reproducible else f"wall x{record.speed:g}",
             "timeline": [{"t_ns": e.time_ns - record.start_ns, "kind": e.kind, "text": e.text, "layer": e.layer,
                           "firm": e.firm} for e in record.timeline],
             "pages": [{"t_ns": n.time_ns - record.start_ns, "alerts": [a.name for a in n.alerts],

@@ -1,7 +1,10 @@
 """Run one scenario deterministically: build the world, inject the faults, record, judge.
 
 :func:`run_scenario` runs on the virtual clock (an hour of market in seconds of wall time);
-the same scenario and seed give the same journal hash on any machine.  Everything a run does
+the same scenario and seed give the same journal hash on any machine.  With
+``transport="tcp"`` (or ``[scenario] clock = "real"``) the same run goes over real TCP on
+127.0.0.1 (or in-memory links) on the wall clock, ``speed`` times faster: the sessions, venue and
+engines are the same code, but timing is the machine's, so the journal hash is not reproducible.  Everything a run does
 goes through the real pieces: the venue and the firms' order engines talk FIX through their
 sessions over in-memory pipes, strategies trade through the engines, monitors watch the event
 stream and raise alerts, and the router turns alerts into pages.
@@ -31,10 +34,11 @@ from engines.order_engine import OrderEngine, OrderUpdate
 from engines.risk import RiskEngine
 from scenarios.spec import Scenario, Step
 from scenarios.world import World
-from sim.clock import VirtualClock, current_clock, run_virtual
+from sim.clock import RealClock, VirtualClock, current_clock, run_real, run_virtual
 from sim.journal import Journal
 
 TICK_NS = 100_000_000  # monitors and references refresh every 100 ms of virtual time
+TRANSPORTS = ("memory", "tcp")
 
 
 @dataclass(slots=True)
@@ -84,6 +88,13 @@ class RunRecord:
     alerts_fired: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    transport: str = "memory"
+    speed: float | None = None  # the wall clock's speed-up when the run was not on the virtual clock
+
+    @property
+    def reproducible(self) -> bool:
+        """True for a run on the virtual clock (its journal hash is the same on every machine)."""
+        return self.speed is None
 
     @property
     def journal_hash(self) -> str:
@@ -101,20 +112,41 @@ class RunRecord:
             self.journal.record("timeline", kind=entry.kind, text=entry.text, layer=entry.layer, firm=entry.firm)
 
 
-def run_scenario(scenario: Scenario, seed: int | None = None, *, latency_ns: int = 50_000) -> RunRecord:
-    """Run a scenario on the virtual clock and return its record (expectations are judged separately)."""
-    clock = VirtualClock()
+def run_scenario(scenario: Scenario, seed: int | None = None, *, latency_ns: int = 50_000,
+                 transport: str = "memory", speed: float | None = None) -> RunRecord:
+    """Run a scenario and return its record (expectations are judged separately).
+
+    ``transport="memory"`` with the scenario's default virtual clock is deterministic; ``"tcp"``
+    (or ``clock = "real"``) runs on the wall clock, ``speed`` (default 1.0) times faster.
+    """
+    if transport not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
+    used_seed = scenario.seed if seed is None else seed
     started = time.perf_counter()
-    record = run_virtual(_run(scenario, scenario.seed if seed is None else seed, latency_ns), clock=clock)
+    if transport == "memory" and scenario.clock == "virtual":
+        if speed is not None:
+            raise ValueError("speed applies to runs on the wall clock (--transport tcp or [scenario] clock = "
+                             "\"real\"); a virtual-clock run goes as fast as it can")
+        record = run_virtual(_run(scenario, used_seed, latency_ns), clock=VirtualClock())
+    else:
+        wall_speed = 1.0 if speed is None else speed
+        if not 0.05 <= wall_speed <= 1000:
+            raise ValueError(f"speed must be between 0.05 and 1000, got {wall_speed:g}")
+        record = run_real(_run(scenario, used_seed, latency_ns, transport), clock=RealClock(speed=wall_speed))
+        record.speed = wall_speed
+    assert record is not None
     record.wall_s = time.perf_counter() - started
     return record
 
 
-async def _run(scenario: Scenario, seed: int, latency_ns: int) -> RunRecord:
-    run = ScenarioRun(scenario, seed, latency_ns=latency_ns)
+async def _run(scenario: Scenario, seed: int, latency_ns: int, transport: str = "memory") -> RunRecord:
+    run = ScenarioRun(scenario, seed, latency_ns=latency_ns, transport=transport)
     await run.start()
-    await run.run()
-    return run.finish()
+    try:
+        await run.run()
+        return run.finish()
+    finally:
+        await run.world.close()
 
 
 class ScenarioRun:
@@ -125,8 +157,8 @@ class ScenarioRun:
     tick boundaries and waits for the wall clock, which keeps a drill replayable from its actions.
     """
 
-    def __init__(self, scenario: Scenario, seed: int, *, latency_ns: int = 50_000) -> None:
-        self.scenario, self.seed, self.latency_ns = scenario, seed, latency_ns
+    def __init__(self, scenario: Scenario, seed: int, *, latency_ns: int = 50_000, transport: str = "memory") -> None:
+        self.scenario, self.seed, self.latency_ns, self.transport = scenario, seed, latency_ns, transport
         self.end_ns = 0
         self.strategies: list[Any] = []
 
@@ -138,10 +170,15 @@ class ScenarioRun:
         now = self.now = clock.now_ns
         loop = asyncio.get_running_loop()
         journal = self.journal = Journal(now)
-        record = self.record = RunRecord(scenario, seed, now(), journal=journal)
-        journal.record("run.start", scenario=scenario.name, seed=seed, scenario_toml=scenario.text)
-        world = self.world = World(scenario.venue, now_ns=now, latency_ns=self.latency_ns)
+        record = self.record = RunRecord(scenario, seed, now(), journal=journal, transport=self.transport)
+        if self.transport == "memory":
+            journal.record("run.start", scenario=scenario.name, seed=seed, scenario_toml=scenario.text)
+        else:
+            journal.record("run.start", scenario=scenario.name, seed=seed, scenario_toml=scenario.text,
+                           transport=self.transport)
+        world = self.world = World(scenario.venue, now_ns=now, latency_ns=self.latency_ns, transport=self.transport)
         record.world = world
+        await world.open()
         changes = self.changes = ChangeLog(now_ns=now)
         changes.subscribe(lambda change: journal.record("change", change=change.to_payload()))
         sink = self.sink = MemorySink()

@@ -43,12 +43,15 @@ def scenario_files(target: str | Path) -> list[Path]:
     return [path]
 
 
-def run_file(path: str | Path, seed: int | None = None) -> Outcome:
-    """Load, run and judge one scenario file; a harness failure becomes an ``error`` outcome."""
+def run_file(path: str | Path, seed: int | None = None, **options: Any) -> Outcome:
+    """Load, run and judge one scenario file; a harness failure becomes an ``error`` outcome.
+
+    ``options`` go to :func:`~scenarios.runner.run_scenario` (``transport``, ``speed``).
+    """
     scenario = load_scenario(path)
     used_seed = scenario.seed if seed is None else seed
     try:
-        record = run_scenario(scenario, used_seed)
+        record = run_scenario(scenario, used_seed, **options)
     except Exception as exc:  # the harness broke: report it as an error, keep the suite going
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -62,14 +65,14 @@ def run_file(path: str | Path, seed: int | None = None) -> Outcome:
 
 def run_files(paths: list[Path], seed: int | None = None,
               progress: Callable[[int, int, str, float], None] | None = None, *,
-              starting: Callable[[int, int, str], None] | None = None) -> list[Outcome]:
+              starting: Callable[[int, int, str], None] | None = None, **options: Any) -> list[Outcome]:
     """Run several files in order, calling ``starting`` before each (file stem) and ``progress`` after it."""
     outcomes = []
     started = time.perf_counter()
     for index, path in enumerate(paths, start=1):
         if starting is not None:
             starting(index, len(paths), Path(path).stem)
-        outcomes.append(run_file(path, seed))
+        outcomes.append(run_file(path, seed, **options))
         if progress is not None:
             progress(index, len(paths), outcomes[-1].name, time.perf_counter() - started)
     return outcomes
@@ -116,11 +119,11 @@ class RichProgress:
         self.progress.update(self.task, completed=index, description="suite" if index == total else name)
 
 
-def run_suite(paths: list[Path], seed: int | None = None, *, styled: bool = False) -> list[Outcome]:
+def run_suite(paths: list[Path], seed: int | None = None, *, styled: bool = False, **options: Any) -> list[Outcome]:
     """Run files with progress: a rich bar if ``styled`` and stderr is a terminal, else a line per scenario."""
     if len(paths) <= 1:
-        return run_files(paths, seed)
+        return run_files(paths, seed, **options)
     if styled and sys.stderr.isatty():
         with RichProgress(len(paths)) as bar:
-            return run_files(paths, seed, bar, starting=bar.starting)
-    return run_files(paths, seed, console_progress)
+            return run_files(paths, seed, bar, starting=bar.starting, **options)
+    return run_files(paths, seed, console_progress, **options)

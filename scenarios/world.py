@@ -1,9 +1,12 @@
-"""A simulated world: one venue and the firms' order engines, joined by in-memory FIX.
+"""A simulated world: one venue and the firms' order engines, joined by FIX.
 
-This is how scenarios (and engine tests) run the real pieces together on the virtual clock: the
+This is how scenarios (and engine tests) run the real pieces together: the
 :class:`~sim.venue.Venue` and each :class:`~engines.order_engine.OrderEngine` talk FIX through
-their own sessions over :func:`sim.fix.transport.memory_pipe` links with a configurable latency,
-exactly the code paths a TCP deployment uses, minus the sockets.
+their own sessions, either over :func:`sim.fix.transport.memory_pipe` links with a configurable
+latency (``transport="memory"``: the virtual clock, deterministic), or over real TCP on 127.0.0.1
+(``transport="tcp"``: the venue's :class:`~sim.fix.transport.FixAcceptor` and one
+:class:`~sim.fix.transport.FixInitiator` per engine, on a real-time loop).  The sessions and
+everything above them are the same code either way.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from engines.order_engine import OrderEngine
 from engines.risk import RiskEngine
 from sim.fix.session import Session, SessionConfig
 from sim.fix.store import SessionID
-from sim.fix.transport import SessionDriver, memory_pipe
+from sim.fix.transport import FixAcceptor, FixInitiator, SessionDriver, memory_pipe
 from sim.instruments import InstrumentTable
 from sim.venue import Venue
 from sim.venue_config import VenueConfig
@@ -25,7 +28,9 @@ class World:
     """A venue plus order engines connected over in-memory FIX sessions on the running loop."""
 
     def __init__(self, config: VenueConfig, *, now_ns: Callable[[], int], latency_ns: int = 50_000,
-                 keep_logs: bool = True) -> None:
+                 keep_logs: bool = True, transport: str = "memory") -> None:
+        if transport not in ("memory", "tcp"):
+            raise ValueError(f"transport must be 'memory' or 'tcp', got {transport!r}")
         loop = asyncio.get_running_loop()
         later_ns = getattr(loop, "call_later_ns", None)
 
@@ -41,6 +46,26 @@ class World:
         self.venue = Venue(config, now_ns=now_ns, schedule=schedule, keep_logs=keep_logs)
         self.engines: dict[str, OrderEngine] = {}
         self.drivers: dict[str, tuple[SessionDriver, SessionDriver]] = {}
+        self.transport = transport
+        self.comp_ids: dict[str, str] = {}
+        self.acceptor: FixAcceptor | None = None
+        self.port: int | None = None
+        self.initiators: dict[str, FixInitiator] = {}
+
+    async def open(self) -> None:
+        """Over TCP: start the venue's acceptor on 127.0.0.1 (a free port) before engines connect."""
+        if self.transport == "tcp" and self.acceptor is None:
+            self.acceptor = FixAcceptor(self.venue.sessions, now_ns=self.now_ns)
+            self.port = await self.acceptor.start("127.0.0.1", 0)
+
+    async def close(self) -> None:
+        """Over TCP: disconnect the engines and stop the acceptor (nothing to do in memory)."""
+        for initiator in self.initiators.values():
+            await initiator.stop()
+        self.initiators.clear()
+        if self.acceptor is not None:
+            await self.acceptor.stop()
+            self.acceptor = None
 
     def venue_session(self, comp_id: str, begin_string: str | None = None) -> Session:
         """The venue's session for a counterparty CompID."""
@@ -68,10 +93,24 @@ class World:
         session = Session(SessionConfig(sid, initiator=True, heartbeat_s=heartbeat_s, reset_on_logon=True),
                           now_ns=self.now_ns, application=engine)
         engine.attach(session)
-        self.drivers[name] = memory_pipe(session, self.venue_session(comp_id, begin), now_ns=self.now_ns,
-                                         latency_ns=self.latency_ns)
         self.engines[name] = engine
+        self.comp_ids[name] = comp_id
+        self.connect(name)
         return engine
+
+    def connect(self, name: str) -> None:
+        """Connect (or reconnect) an engine's session to the venue over this world's transport."""
+        session = self.engines[name].session
+        assert session is not None
+        if self.transport == "tcp":
+            if self.port is None:
+                raise RuntimeError("World.open() must run before engines connect over TCP")
+            initiator = FixInitiator(session, "127.0.0.1", self.port, now_ns=self.now_ns)
+            self.initiators[name] = initiator
+            initiator.start()
+        else:
+            self.drivers[name] = memory_pipe(session, self.venue_session(self.comp_ids[name]), now_ns=self.now_ns,
+                                             latency_ns=self.latency_ns)
 
     async def logged_on(self, timeout_s: float = 10.0) -> None:
         """Wait until every engine's session is logged on."""
@@ -83,5 +122,8 @@ class World:
 
     def disconnect(self, name: str) -> None:
         """Drop an engine's connection (a session drop: the venue applies cancel-on-disconnect)."""
+        if self.transport == "tcp":
+            self.initiators.pop(name).close_now("session drop injected")
+            return
         initiator, _ = self.drivers[name]
         initiator._disconnect_now("session drop injected")

@@ -23,3 +23,6 @@ def bounded(convert: Callable[[str], float], low: float, high: float, what: str,
 
 port = bounded(int, 0, 65535, "port", "a port number")
 """A TCP port, 0 meaning any free one."""
+
+speed = bounded(float, 0.05, 1000, "speed", "a number such as 1 or 10")
+"""Simulated seconds per wall second for runs paced to the wall clock."""

@@ -119,4 +119,4 @@ def cmd_debrief(args: argparse.Namespace) -> int:
     return 0
 
 
-_speed = argtypes.bounded(float, 0.05, 1000, "speed", "a number such as 1 or 10")
+_speed = argtypes.speed

@@ -397,6 +397,14 @@ class FixInitiator:
         if self.driver is not None:
             self.driver._disconnect_now("initiator stopping")
 
+    def close_now(self, reason: str) -> None:
+        """Stop reconnecting and drop the connection at once (a session drop, from synchronous code)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self.driver is not None:
+            self.driver._disconnect_now(reason)
+
     async def _run(self) -> None:
         backoff = self._interval
         loop = asyncio.get_running_loop()
