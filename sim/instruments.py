@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,14 @@ class Instrument:
 
 def _ticks_of(value: Decimal, tick: Decimal, what: str) -> int:
     """Exact division of a price by the tick size; anything off the grid is an error."""
-    quotient = value / tick
+    # Decimal divides to 28 significant digits and rounds silently: 99.999999999999999999999999999
+    # / 0.01 would come out as exactly 10000 ticks.  Trapping Inexact makes a rounded quotient an error.
+    with localcontext() as context:
+        context.traps[Inexact] = True
+        try:
+            quotient = value / tick
+        except Inexact:
+            raise InstrumentError(f"{what} {value} is not on the {tick} tick grid") from None
     if quotient != quotient.to_integral_value():
         raise InstrumentError(f"{what} {value} is not on the {tick} tick grid")
     return int(quotient)

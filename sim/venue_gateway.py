@@ -362,7 +362,7 @@ class VenueGateway:
             body.append((41, r.orig_cl_ord_id))
         if r.price is not None and instrument is not None:
             body.append((44, instrument.to_price(r.price)))
-        body += [(54, r.side), (55, r.symbol)]
+        body += [(54, r.side), (55, r.symbol or "?")]  # 55 is required in a report: "?" as Exchange.status uses
         if r.reject is not None:
             body.append((58, r.reject.text))
         if r.time_in_force is not None:

@@ -397,8 +397,23 @@ def _ordered(fields: list, groups: dict[int, GroupDef], order: tuple[int, ...] |
     out: list = []
     for _, f, entries in items:
         out.append(f)
-        for g, (efields, _sub) in entries:
-            out.extend(_ordered(efields, g.groups, g.order))
+        for g, entry in entries:
+            out.extend(_ordered(_flatten(entry), g.groups, g.order))
+    return out
+
+
+def _flatten(entry: list) -> list:
+    """A group entry's fields with its nested groups' entries put back after their count tags.
+
+    consume_group keeps nested entries beside the entry's own fields; ordering the entry must see
+    them again, or a nested group (NoPartySubIDs inside NoPartyIDs, say) loses its entries.
+    """
+    fields, nested = entry
+    out: list = []
+    for f in fields:
+        out.append(f)
+        for sub_entry in nested.get(f[0], ()):
+            out.extend(_flatten(sub_entry))
     return out
 
 

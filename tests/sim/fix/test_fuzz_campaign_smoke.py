@@ -30,7 +30,7 @@ fc = _load("fuzz_campaign")
 
 #: Open findings (bench/results/fuzz.md): their signatures may show up; anything else fails the test.
 #: Remove an entry when its bug is fixed.
-OPEN = ("reason 16 tag", "reason 5 tag 103", "reason 4 tag 55", "not at the Price sent")
+OPEN = ("reason 16 tag", "reason 4 tag 55", "not at the Price sent")
 
 
 def unexpected(result) -> list[str]:

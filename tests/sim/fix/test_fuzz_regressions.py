@@ -7,8 +7,9 @@ or an acceptor session), so it does not depend on the campaign's generators.
   broke the venue's own ExecutionReport (encode refused a 4,301-digit integer; AvgPx raised
   ``decimal.InvalidOperation``), so the owner got BusinessMessageReject "Application error" for an
   order that lived in the book.
-* Open findings (not crashes), as strict xfails: when one is fixed its test passes and the xfail
-  marker must go (``XPASS(strict)`` says so).  See ``bench/results/fuzz.md``.
+* Findings that were not crashes (nested groups dropped by the echo's canonical order, an empty
+  Symbol(55) in a reject, a price rounded onto the tick grid by Decimal's 28 digits): fixed, and
+  kept here as regressions.  See ``bench/results/fuzz.md``.
 """
 
 from __future__ import annotations
@@ -69,11 +70,15 @@ def test_a_quantity_beyond_64_bits_is_a_rejected_report_not_a_booked_order(wires
     assert not venue.exchange.open_orders.get("A")
 
 
-def test_a_price_beyond_64_bit_ticks_is_rejected_and_nothing_can_trade_against_it(wires):
+@pytest.mark.parametrize("price, why", [
+    ("9" * 40, b"tick grid"),  # was rounded to 1E+40, booked, and its fill crashed AvgPx; now inexact: off the grid
+    ("1" + "0" * 25 + ".00", b"too large"),  # exactly on the grid, but 10**27 ticks do not fit 64 bits
+])
+def test_a_price_beyond_64_bit_ticks_is_rejected_and_nothing_can_trade_against_it(wires, price, why):
     venue, a, b = wires
-    a.send("D", order("P1", 2, "10", "9" * 40))  # was rounded to 1E+40, booked, and its fill crashed AvgPx
+    a.send("D", order("P1", 2, "10", price))
     report = only_reply(a)
-    assert report.get(150) == b"8" and report.get(103) == b"99" and b"too large" in report.get(58)
+    assert report.get(150) == b"8" and report.get(103) == b"99" and why in report.get(58)
     b.send("D", order("M1", 1, "10"))
     assert [m.get(150) for m in b.unread()] == [b"0", b"4"]  # nothing to lift: accepted, then cancelled
     assert a.unread() == []
@@ -102,11 +107,9 @@ def test_the_largest_order_at_the_largest_price_trades_and_reports(wires):
     assert all(validate(m, FIX44) is None for m in fills + a.unread())
 
 
-# -- open findings (not crashes): strict xfails, remove the marker when fixed -------------------------
+# -- findings that were not crashes (fixed) ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="Dictionary.canonical_body_order drops nested group entries (sim/fix/"
-                                       "dictionary.py _ordered ignores the entry's nested groups)")
 def test_the_echo_keeps_nested_repeating_group_entries():
     tw = Counterparty()
     tw.logon()
@@ -121,15 +124,12 @@ def test_an_unsupported_order_type_is_rejected_with_a_fix44_reason(wires):
     only_reply(a)
 
 
-@pytest.mark.xfail(strict=True, reason="an order without Symbol(55) is rejected with an empty 55= (malformed)")
 def test_an_order_without_a_symbol_is_rejected_with_a_well_formed_report(wires):
     _, a, _ = wires
     a.send("D", [(11, "S1"), (21, 1), (38, 10), (40, 2), (44, "100.00"), (54, 1), (60, T)])
     only_reply(a)
 
 
-@pytest.mark.xfail(strict=True, reason="sim/instruments.py _ticks_of rounds in Decimal's 28-digit context: an "
-                                       "off-grid price with more digits is booked at the rounded price")
 def test_a_price_with_more_than_28_digits_is_not_rounded_onto_the_grid(wires):
     venue, a, _ = wires
     a.send("D", order("X1", 1, "10", "99.999999999999999999999999999"))
