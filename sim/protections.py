@@ -85,6 +85,9 @@ NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
 
+FIRED_KEPT = 10_000
+
+
 class ProtectionsError(ValueError):
     """A bad ``[protections]`` table: the message names the key and the reason."""
 
@@ -253,7 +256,9 @@ class Protections(Guard):
         self.phases = phases
         self._now = now_ns
         self.logout = logout or (lambda owner, text: None)
-        self.fired: list[Fired] = []
+        # the latest controls that fired, for tests and the status line; bounded, because a flooding
+        # client fires the throttle once per message and nothing else trims the record
+        self.fired: deque[Fired] = deque(maxlen=FIRED_KEPT)
         self.killed_firms: set[str] = set(config.kill_switch_firms)
         self.killed_owners: set[str] = set()
         self.throttled: set[tuple[str, str]] = set()     # (firm, symbol) blocked by the execution throttle

@@ -130,6 +130,7 @@ class VenueGateway:
         self.messages_in = 0
         self.phase_of = phase_of                    # symbol -> trading phase now (sim.phases values)
         self.session_phase = self.overall_phase()   # what TradingSessionStatus last said (or would say)
+        self.ignored_after_logout: dict[str, int] = {}  # per session: messages dropped after our Logout
         self.order_log: OrderLog | None = None      # a persistent venue's write-ahead log (sim.order_log)
 
     # -- SESSION CALLBACKS -----------------------------------------------------------------------
@@ -157,6 +158,15 @@ class VenueGateway:
     def from_app(self, session: Session, message: FixMessage) -> None:
         """Serve one application message."""
         self.messages_in += 1
+        if session.sent_logout:
+            # The venue logged this session out (throttle, kill switch): what the client still sends
+            # before the connection closes is not served.  Each would cost a whole order's work and a
+            # reject that keeps a flood going; the Logout already told the client why.
+            key = str(session.session_id)
+            self.ignored_after_logout[key] = self.ignored_after_logout.get(key, 0) + 1
+            if self.ignored_after_logout[key] == 1:
+                session.log.on_event("Ignoring application messages received after our Logout")
+            return
         handler = _HANDLERS.get(message.msg_type())
         if handler is None:
             raise BusinessReject(3)

@@ -128,6 +128,7 @@ class Session:
         self.sent_logon = False
         self.received_logon = False
         self.sent_logout = False
+        self.logout_sent_ns = 0
         self.sent_reset = False
         self.received_reset = False
         self.test_requests = 0
@@ -228,7 +229,11 @@ class Session:
         hb = self.heartbeat_ns
         if hb == 0:
             return
-        if self.sent_logout and now - self.last_sent_ns >= self.config.logout_timeout_s * NS:
+        # Deviation from QuickFIX and QuickFIX/J, which time the wait from the last message sent: a
+        # counterparty that keeps writing after our Logout (a flooder the throttle logged out) would
+        # keep its session open for ever, since every reject we send restarts the wait.  We time it
+        # from the Logout itself.
+        if self.sent_logout and now - self.logout_sent_ns >= self.config.logout_timeout_s * NS:
             self._disconnect("Timed out waiting for logout response")
             return
         since_received = now - self.last_received_ns
@@ -268,7 +273,7 @@ class Session:
             if candidate < deadline:
                 deadline = candidate
         if self.sent_logout:
-            candidate = self.last_sent_ns + self.config.logout_timeout_s * NS
+            candidate = self.logout_sent_ns + self.config.logout_timeout_s * NS
             if candidate < deadline:
                 deadline = candidate
         now = self._now()
@@ -645,6 +650,7 @@ class Session:
     def _send_logout(self, text: str = "") -> None:
         self._send_admin(b"5", [(58, text)] if text else [])
         self.sent_logout = True
+        self.logout_sent_ns = self.last_sent_ns
 
     def _send_resend_request(self, received_seq: int) -> None:
         begin = self.store.next_target_seq

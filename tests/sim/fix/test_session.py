@@ -213,6 +213,21 @@ def test_logout_is_answered_with_a_plain_logout_and_disconnect():
     assert tw.disconnected == "logout"
 
 
+def test_the_logout_timeout_counts_from_our_logout_not_from_our_last_message():
+    # QuickFIX restarts the wait on every message it sends; a client that keeps writing after our
+    # Logout (each message answered, e.g. a TestRequest) would then keep the session open for ever.
+    tw = Counterparty()
+    tw.logon()
+    tw.session._send_logout("throttle")
+    tw.session.take_actions()
+    for _ in range(3):
+        tw.tick(0.6)
+        tw.send("1", [(112, "STILL-HERE")])
+    assert tw.disconnected is None  # 1.8 s after the Logout
+    tw.tick(0.3)
+    assert tw.disconnected == "Timed out waiting for logout response"
+
+
 def test_garbled_frame_after_logon_is_ignored_and_its_seqnum_not_consumed():
     tw = Counterparty()
     tw.logon()
