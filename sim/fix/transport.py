@@ -51,6 +51,7 @@ class SessionDriver:
         self._on_closed = on_closed
         self.closed = False
         self._busy = False
+        self.dropped_after_logout = 0  # application frames skipped after our Logout (feed_frames)
         self._fired_at: int | None = None
         self._timer_at = 0  # when the pending timer fires (now_ns clock), valid while _timer is set
         # Virtual-time loops schedule on integer ns (looked up once, not per message).
@@ -89,6 +90,12 @@ class SessionDriver:
             for frame in frames:
                 if not session.connected_now:
                     break  # as receive_bytes: nothing after a disconnect is processed
+                if session.sent_logout and _application_frame(frame):
+                    # We logged this session out (a flooder the throttle stopped, say): its application
+                    # messages would not be served (see VenueGateway.from_app), so skip even decoding
+                    # them; session-level replies (Logout, ResendRequest, SequenceReset) still count.
+                    self.dropped_after_logout += 1
+                    continue
                 session.receive_frame(frame)
             actions = session.take_actions()
         finally:
@@ -200,6 +207,16 @@ class SessionDriver:
 
 
 SessionKey = tuple[bytes, bytes, bytes]  # (BeginString, our CompID, their CompID)
+_ADMIN_TYPES = frozenset((b"0", b"1", b"2", b"3", b"4", b"5", b"A"))
+
+
+def _application_frame(frame: bytes) -> bool:
+    """True when a framed message's MsgType(35), the third field, is not a session-level type."""
+    start = frame.find(b"\x0135=", 0, 48)
+    if start < 0:
+        return False  # not where a valid frame has it: let the session judge it
+    end = frame.find(b"\x01", start + 4, start + 12)
+    return end > 0 and frame[start + 4:end] not in _ADMIN_TYPES
 # uvloop reads up to 256 KiB at a time and libuv reads a busy socket again before it polls the
 # others: processed whole, a flooding client's reads (about 1,700 orders each) held the loop for
 # seconds while every other session waited.  A few messages per turn bound that wait to about a

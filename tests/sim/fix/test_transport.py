@@ -90,3 +90,13 @@ def test_a_silent_peer_is_detected_by_test_request_then_disconnect():
     assert any("Sent test request TEST" in e for e in acceptor.log.events)
     assert any("Timed out waiting for heartbeat" in e for e in acceptor.log.events)
     assert seconds(23) <= elapsed <= seconds(25)  # 2.4 x HeartBtInt after the last message
+
+
+def test_application_frames_are_told_from_session_frames_by_their_msg_type():
+    from sim.fix.transport import _application_frame
+
+    assert _application_frame(b"8=FIX.4.4\x019=5\x0135=D\x0134=9\x0110=000\x01")
+    assert _application_frame(b"8=FIX.4.4\x019=5\x0135=AE\x0134=9\x0110=000\x01")
+    for admin in (b"0", b"1", b"2", b"3", b"4", b"5", b"A"):
+        assert not _application_frame(b"8=FIX.4.4\x019=5\x0135=" + admin + b"\x0134=9\x0110=000\x01")
+    assert not _application_frame(b"garbage without a msg type")  # the session judges it
