@@ -9,9 +9,12 @@ router guards sink calls as well, but a sink that talks to the outside world mus
   severity.  Plain text is the default when the stream is not a terminal, so logs stay greppable.
 * :class:`JsonLinesSink` appends one canonical JSON object per notification (sorted keys, integer
   ns: the same bytes on every machine, like the journal).
-* :class:`PrometheusMetricsSink` keeps counters and gauges and renders the text exposition format
-  (0.0.4) itself: ``prometheus-client`` is not a dependency, and its global registry would leak
-  between simulated runs; rendering is sorted so the output is deterministic.
+* :class:`PrometheusMetricsSink` counts notifications and tracks firing alerts as a
+  ``prometheus_client`` collector.  The library owns the exposition format, label escaping and
+  counter/gauge semantics; the sink never touches the library's global default registry (several
+  runs in one process would collide there): it renders itself, or joins a run's own
+  :class:`prometheus_client.CollectorRegistry` (:class:`engines.metrics.TradingMetrics` puts it
+  next to the order metrics so one scrape shows everything).
 * :class:`AlertmanagerSender` POSTs the notification's alerts to ``/api/v2/alerts`` with stdlib
   ``urllib`` and a bounded timeout.  It sends our *virtual* timestamps as RFC 3339; Alertmanager
   sets ``endsAt = now + resolve_timeout`` on firing alerts sent without one, so a receiving
@@ -25,17 +28,21 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
+
+from prometheus_client import Counter, Gauge, generate_latest, write_to_textfile
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from engines.alerts import Alert, Notification
 from sim.clock import format_utc
 
 __all__ = ["MemorySink", "ConsoleSink", "JsonLinesSink", "PrometheusMetricsSink", "AlertmanagerSender",
-           "rfc3339", "format_notification", "alertmanager_payload"]
+           "rfc3339", "format_notification", "alertmanager_payload", "without_created"]
 
 log = logging.getLogger(__name__)
 
@@ -149,72 +156,82 @@ class JsonLinesSink:
             return [json.loads(line) for line in handle if line.strip()]
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def without_created(families: Iterable[Metric]) -> Iterator[Metric]:
+    """Drop the ``*_created`` samples prometheus_client adds to counters.
 
-
-def _series(name: str, labels: tuple[tuple[str, str], ...], value: int | str) -> str:
-    if not labels:
-        return f"{name} {value}"
-    inner = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels)
-    return f"{name}{{{inner}}} {value}"
+    They hold the wall-clock time a series was created, which means nothing next to a run's
+    simulated time, doubles the series, and would make the same run render different text.
+    """
+    for family in families:
+        family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+        yield family
 
 
 class PrometheusMetricsSink:
-    """Count notifications and track firing alerts; render Prometheus text exposition format 0.0.4.
+    """Count notifications and track firing alerts: a ``prometheus_client`` collector.
 
     Metrics: ``marketdrill_alert_notifications_total{receiver,severity,status}``,
     ``marketdrill_alert_pages_total{receiver}``, ``marketdrill_alerts_firing{alertname,severity,lens}``
     (alerts firing in the latest notification of each group) and
-    ``marketdrill_alert_last_notification_timestamp_seconds{receiver}``.
+    ``marketdrill_alert_last_notification_timestamp_seconds{receiver}`` (simulated time).
+    Register it in a :class:`prometheus_client.CollectorRegistry` to scrape it with other
+    metrics, or call :meth:`render` for its own families alone.
     """
 
     def __init__(self, prefix: str = "marketdrill") -> None:
         self.prefix = prefix
-        self._notifications: dict[tuple[tuple[str, str], ...], int] = {}
-        self._pages: dict[tuple[tuple[str, str], ...], int] = {}
-        self._last: dict[str, int] = {}
+        # registry=None: the metrics live in this collector, never in the library's global registry.
+        self._notifications = Counter(f"{prefix}_alert_notifications_total", "Notifications sent, by receiver and status.",
+                                      ["receiver", "severity", "status"], registry=None)
+        self._pages = Counter(f"{prefix}_alert_pages_total", "Incidents opened on paging receivers.",
+                              ["receiver"], registry=None)
+        self._last = Gauge(f"{prefix}_alert_last_notification_timestamp_seconds",
+                           "Simulated time of the last notification per receiver.", ["receiver"], registry=None)
+        # send() runs on the simulation thread, collect() may run on a scraping thread.
+        self._lock = threading.Lock()
         self._group_firing: dict[str, tuple[Alert, ...]] = {}
 
     def send(self, notification: Notification) -> None:
         """Update the metrics from one notification."""
-        key = (("receiver", notification.receiver), ("severity", notification.severity),
-               ("status", notification.status))
-        self._notifications[key] = self._notifications.get(key, 0) + 1
+        self._notifications.labels(notification.receiver, notification.severity, notification.status).inc()
         if notification.is_page:
-            page_key = (("receiver", notification.receiver),)
-            self._pages[page_key] = self._pages.get(page_key, 0) + 1
-        self._last[notification.receiver] = notification.time_ns
-        self._group_firing[f"{notification.receiver}|{notification.group_key}"] = notification.firing
+            self._pages.labels(notification.receiver).inc()
+        self._last.labels(notification.receiver).set(notification.time_ns / 1e9)
+        with self._lock:
+            self._group_firing[f"{notification.receiver}|{notification.group_key}"] = notification.firing
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the metric families (the prometheus_client Collector protocol)."""
+        with self._lock:
+            groups = list(self._group_firing.values())
+        firing: dict[tuple[str, str, str], int] = {}
+        for alerts in groups:
+            for alert in alerts:
+                key = (alert.name, alert.severity, alert.lens)
+                firing[key] = firing.get(key, 0) + 1
+        yield from without_created(self._notifications.collect())
+        yield from without_created(self._pages.collect())
+        family = GaugeMetricFamily(f"{self.prefix}_alerts_firing", "Alerts firing in the latest notification of "
+                                   "each group.", labels=["alertname", "severity", "lens"])
+        for key in sorted(firing):  # sorted: the same notifications render the same text
+            family.add_metric(list(key), firing[key])
+        yield family
+        yield from self._last.collect()
+
+    def describe(self) -> Iterator[Metric]:
+        """Yield the families without samples, so a registry can refuse a clashing name."""
+        yield from self._notifications.describe()
+        yield from self._pages.describe()
+        yield GaugeMetricFamily(f"{self.prefix}_alerts_firing", "", labels=["alertname", "severity", "lens"])
+        yield from self._last.describe()
 
     def render(self) -> str:
-        """Return the exposition text, every family and series sorted."""
-        p = self.prefix
-        firing: dict[tuple[tuple[str, str], ...], int] = {}
-        for alerts in self._group_firing.values():
-            for alert in alerts:
-                key = (("alertname", alert.name), ("lens", alert.lens), ("severity", alert.severity))
-                firing[key] = firing.get(key, 0) + 1
-        out: list[str] = []
-
-        def family(name: str, kind: str, help_text: str, rows: Iterable[tuple[tuple, int | str]]) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-            out.extend(_series(name, labels, value) for labels, value in sorted(rows))
-
-        family(f"{p}_alert_notifications_total", "counter", "Notifications sent, by receiver and status.",
-               self._notifications.items())
-        family(f"{p}_alert_pages_total", "counter", "Incidents opened on paging receivers.", self._pages.items())
-        family(f"{p}_alerts_firing", "gauge", "Alerts firing in the latest notification of each group.",
-               firing.items())
-        family(f"{p}_alert_last_notification_timestamp_seconds", "gauge",
-               "Simulated time of the last notification per receiver.",
-               [((("receiver", r),), f"{ns // 10**9}.{ns % 10**9:09d}") for r, ns in self._last.items()])
-        return "\n".join(out) + "\n"
+        """Return this sink's families in the Prometheus text exposition format."""
+        return generate_latest(self).decode()  # generate_latest takes any collector, not only a registry
 
     def write(self, path: str | Path) -> None:
-        """Write the exposition to ``path`` (e.g. for node_exporter's textfile collector)."""
-        Path(path).write_text(self.render(), encoding="utf-8")
+        """Write the exposition to ``path`` atomically (e.g. for node_exporter's textfile collector)."""
+        write_to_textfile(str(path), self)
 
 
 def alertmanager_payload(alerts: Iterable[Alert], now_ns: int | None = None,

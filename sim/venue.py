@@ -330,12 +330,21 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
     clock = RealClock()
     venue = Venue(config, now_ns=time.time_ns,
                   schedule=lambda delay_ns, fn: loop.call_later(delay_ns / 1e9, fn))
+    metrics = None
+    if config.metrics_port is not None:  # before the agents: they emit through the dispatch they find
+        from sim.venue_metrics import VenueMetrics  # prometheus_client only when an endpoint is asked for
+
+        metrics = VenueMetrics(venue)
     market = start_agents(venue, clock)
     acceptor = FixAcceptor(venue.sessions, now_ns=time.time_ns, on_event=echo)
     try:
         port = await acceptor.start(config.host, config.port)
+        if metrics is not None:
+            metrics.serve(config.metrics_port)
         admin = await start_admin(venue, config.admin, on_event=echo) if config.admin is not None else None
     except BaseException:
+        if metrics is not None:
+            metrics.stop()
         if market is not None:
             market.stop(cancel_orders=False)
         await acceptor.stop()  # the admin endpoint may have failed after the FIX port opened
@@ -352,7 +361,7 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
     if market is not None:
         print(f"  background market: {len(market.agents)} agents on {', '.join(market.symbols)} "
               f"(seed {market.config.seed})", flush=True)
-    for line in admin.banner if admin is not None else ():
+    for line in (admin.banner if admin is not None else []) + (metrics.banner if metrics is not None else []):
         print(line, flush=True)
     if ready is not None:
         ready(port)
@@ -385,6 +394,8 @@ async def serve_venue(config: VenueConfig, *, quiet: bool = False, ready: Callab
             loop.remove_signal_handler(sig)
         if admin is not None:
             await admin.stop()
+        if metrics is not None:
+            await asyncio.to_thread(metrics.stop)  # shutdown() waits for the server thread's poll
         if market is not None:
             market.stop(cancel_orders=False)
         await acceptor.stop()

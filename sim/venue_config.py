@@ -12,6 +12,7 @@
     log_path = ""                # "" = no FIX log files; a directory = QuickFIX-style logs
     state_dir = ""               # "" = orders live in memory; a directory = crash-safe order log (below)
     state_sync = "flush"         # "flush" survives a process kill; "fsync" also a power loss (slower)
+    metrics_port = 9891          # absent = none; Prometheus GET /metrics on 127.0.0.1 (sim/venue_metrics.py)
 
     [[instrument]]               # as in sim/instruments.py
     symbol = "PRB"
@@ -99,10 +100,11 @@ class VenueConfig:
     protection_config: ProtectionsConfig = field(default_factory=ProtectionsConfig)
     phase_config: PhaseConfig = field(default_factory=PhaseConfig)
     admin: AdminConfig | None = None  # [admin]: None = no admin endpoint (the in-process API only)
+    metrics_port: int | None = None  # [venue] metrics_port: None = no Prometheus endpoint; 0 = a free port
 
 
 _VENUE_KEYS = {"comp_id": str, "host": str, "port": int, "begin_strings": list, "reset_on_logon": bool,
-               "store_path": str, "log_path": str, "state_dir": str, "state_sync": str}
+               "store_path": str, "log_path": str, "state_dir": str, "state_sync": str, "metrics_port": int}
 _FIRM_KEYS = {"id": str, "comp_ids": list, "drop_copy": list, "cancel_on_disconnect": bool, "password": str}
 _TOP = ("venue", "instrument", "firm", "agents", "protections", "phases", "admin")
 
@@ -131,6 +133,9 @@ def venue_config_from_dict(data: dict[str, Any], *, source: str = "<dict>", base
     listen_port = port if port is not None else venue.get("port", 9880)
     if not 0 <= listen_port <= 65535:
         raise VenueConfigError(f"{source}: [venue] port must be 0..65535, got {listen_port}")
+    metrics_port = venue.get("metrics_port")
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise VenueConfigError(f"{source}: [venue] metrics_port must be 0..65535 (0 = any free port), got {metrics_port}")
     try:
         instruments = InstrumentTable.from_dicts(data.get("instrument", []), source=source)
     except InstrumentError as exc:
@@ -185,7 +190,7 @@ def venue_config_from_dict(data: dict[str, Any], *, source: str = "<dict>", base
         store_path=(base / store) if store else None, log_path=(base / logs) if logs else None,
         state_dir=(base / state) if state else None, state_sync=state_sync,
         agents=dict(data.get("agents", {})), protections=dict(data.get("protections", {})), source=source,
-        protection_config=protection_config, phase_config=phase_config, admin=admin)
+        protection_config=protection_config, phase_config=phase_config, admin=admin, metrics_port=metrics_port)
 
 
 def _controls(data: dict[str, Any], source: str, instruments: InstrumentTable,

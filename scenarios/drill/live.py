@@ -23,8 +23,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from engines.alert_sinks import PrometheusMetricsSink
 from engines.alerts import Notification
+from engines.metrics import TradingMetrics
 from scenarios.drill.actions import Action, ActionError, check_action, check_gm, parse_inject
 from scenarios.drill.plan import DrillPlan, Hint, drill_plan
 from scenarios.runner import RunRecord, ScenarioRun, TimelineEntry
@@ -79,7 +79,7 @@ class Drill:
         self._published_at = -1e9
         self._anchor: tuple[float, int] | None = None
         self._next_history = 0
-        self.metrics = PrometheusMetricsSink()
+        self.metrics = TradingMetrics()  # GET /metrics: orders, fills, positions, states and alerts
         from scenarios.drill.snapshot import initial_snapshot
 
         self.state = initial_snapshot(self)
@@ -173,7 +173,9 @@ class Drill:
         run = self.run_ = ScenarioRun(self.scenario, self.seed, latency_ns=self.latency_ns)
         await run.start()
         run.end_ns = run.start_ns + self.plan.allowed_ns
-        run.router.add_sink(self.metrics)
+        for firm, engine in run.record.engines.items():
+            self.metrics.watch(engine, firm)
+        run.router.add_sink(self.metrics.alerts)
         run.journal.subscribe(self._on_journal)
         self._watch_trades(run)
         self._watch_feed(run)
@@ -326,7 +328,7 @@ class Drill:
 
         self._published_at = wall
         self.state = build_snapshot(self)
-        self.metrics_text = self.metrics.render()
+        self.metrics_text = self.metrics.render().decode()  # here: the gauges read the engines on this thread
         self.version += 1
         self._cond.notify_all()
 

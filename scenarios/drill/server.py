@@ -7,7 +7,7 @@ on 127.0.0.1, so a thread per connection is plenty and nothing needs installing.
     GET  /static/NAME      the shipped assets         GET  /api/state   the latest snapshot (JSON)
     GET  /api/events       SSE: "state", "journal" and finally "end" events
     GET  /api/debrief      the debrief (HTML) once the drill is over
-    GET  /metrics          Prometheus text: notifications, pages, alerts firing
+    GET  /metrics          Prometheus text: orders, rejects, fills, positions, states, alerts
     POST /api/action       a trainee action      POST /api/gm      a game-master command
 
 POSTs must be ``application/json``: a browser cannot send that cross-origin without a CORS
@@ -23,6 +23,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from scenarios.drill.actions import ActionError
 from scenarios.drill.live import Drill
@@ -99,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(HTTPStatus.OK, html.encode(), _TYPES[".html"])
         elif path == "/metrics":
-            self._send(HTTPStatus.OK, drill.metrics_text.encode(), "text/plain; version=0.0.4")
+            self._send(HTTPStatus.OK, drill.metrics_text.encode(), CONTENT_TYPE_LATEST)
         else:
             self._json(HTTPStatus.NOT_FOUND, {"ok": False, "error": f"no such page: {path}"})
 

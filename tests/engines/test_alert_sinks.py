@@ -1,4 +1,4 @@
-"""Sinks: memory, console, JSON lines, Prometheus text exposition, and the Alertmanager sender's failure path."""
+"""Sinks: memory, console, JSON lines, Prometheus exposition (prometheus_client), and the Alertmanager sender's failure path."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import logging
 import re
 import socket
 import time
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from engines.alert_sinks import (
     AlertmanagerSender,
@@ -85,7 +87,10 @@ def test_prometheus_sink_renders_sorted_valid_text_exposition():
     assert 'marketdrill_alert_notifications_total{receiver="pager",severity="page",status="firing"} 2' in text
     assert 'marketdrill_alert_pages_total{receiver="pager"} 1' in text
     assert 'marketdrill_alerts_firing{alertname="StrategyCannotTrade",lens="trading",severity="page"} 1' in text
-    assert 'marketdrill_alert_last_notification_timestamp_seconds{receiver="pager"} 1767346500.000000000' in text
+    # prometheus_client writes floats as Go does (1.7673465e+09): compare the parsed value.
+    [last] = [s for family in text_string_to_metric_families(text) for s in family.samples
+              if s.name == "marketdrill_alert_last_notification_timestamp_seconds"]
+    assert (last.labels, last.value) == ({"receiver": "pager"}, 1767346500.0)
     sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? \S+$')
     for line in text.splitlines():
         assert line.startswith("# HELP ") or line.startswith("# TYPE ") or sample.match(line), line
