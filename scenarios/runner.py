@@ -132,6 +132,10 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *, latency_ns: int
         wall_speed = 1.0 if speed is None else speed
         if not 0.05 <= wall_speed <= 1000:
             raise ValueError(f"speed must be between 0.05 and 1000, got {wall_speed:g}")
+        external = [f.id for f in scenario.firms if f.engine == "fix"]
+        if external and wall_speed != 1.0:
+            raise ValueError(f"firm {external[0]}'s engine is external and keeps the wall clock's time (its "
+                             "SendingTime would drift from the venue's): run it at --speed 1")
         record = run_real(_run(scenario, used_seed, latency_ns, transport), clock=RealClock(speed=wall_speed))
         record.speed = wall_speed
     assert record is not None
@@ -141,12 +145,13 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *, latency_ns: int
 
 async def _run(scenario: Scenario, seed: int, latency_ns: int, transport: str = "memory") -> RunRecord:
     run = ScenarioRun(scenario, seed, latency_ns=latency_ns, transport=transport)
-    await run.start()
     try:
+        await run.start()
         await run.run()
         return run.finish()
     finally:
-        await run.world.close()
+        if hasattr(run, "world"):
+            await run.close()
 
 
 class ScenarioRun:
@@ -161,6 +166,13 @@ class ScenarioRun:
         self.scenario, self.seed, self.latency_ns, self.transport = scenario, seed, latency_ns, transport
         self.end_ns = 0
         self.strategies: list[Any] = []
+        self.processes: list[ExternalEngine] = []
+
+    async def close(self) -> None:
+        """Disconnect (over TCP) and stop the external engines the run started."""
+        await self.world.close()
+        for process in self.processes:
+            process.stop()
 
     async def start(self) -> None:
         """Build the world, log everyone on, start strategies and schedule the timed injections."""
@@ -190,6 +202,11 @@ class ScenarioRun:
         _watch_venue(world, record)
         _venue_layer_off(world, {f.id for f in scenario.firms if not f.layers["venue"]})
         for firm in scenario.firms:
+            if firm.engine == "fix":
+                record.engines[firm.id] = world.add_external(  # type: ignore[assignment]
+                    firm.id, firm.comp_id, on_fill=lambda symbol, size, f=firm.id: _note_size(record, f, symbol, size),
+                    on_refusal=lambda report, f=firm.id: _external_refusal(record, f, report))
+                continue
             risk = RiskEngine(firm.risk, enabled=firm.layers["engine"], clock=now,
                               on_change=lambda c, f=firm.id: changes.add(change_from_risk(c, {"firm": f})))
             engine = world.add_engine(firm.id, firm.comp_id, risk=risk, factory=_engine_factory(firm.engine))
@@ -199,7 +216,12 @@ class ScenarioRun:
         market = self.market = _start_agents(world, scenario, clock, np.random.default_rng(seeds[0]))
         _watch_feed(world, monitors, now)
         _watch_status(world, monitors, record, now)
-        await world.logged_on()
+        self.processes = [ExternalEngine(firm, world) for firm in scenario.firms if firm.command]
+        try:
+            await world.logged_on()
+        except TimeoutError as exc:
+            said = "".join(f"\n--- {p.firm} printed:\n{p.tail()}" for p in self.processes)
+            raise TimeoutError(f"{exc}{said}") from None
         _refresh_references(world, market, record)
 
         from scenarios.strategies_factory import build_strategies
@@ -414,11 +436,74 @@ def _refresh_references(world: World, market: Any, record: RunRecord) -> None:
         venue_instrument = venue_instruments.get(symbol)
         fair = market.fair(symbol) if market is not None else venue_instrument.reference_ticks
         price = venue_instrument.to_decimal(fair)
-        for engine in world.engines.values():
+        for engine in (*world.engines.values(), *world.external.values()):
             if symbol not in engine.instruments:
                 continue
             tick = engine.instruments.get(symbol).tick_size
             engine.set_reference(symbol, int((price / tick).to_integral_value()))
+
+
+def _note_size(record: RunRecord, firm: str, symbol: str, size: int) -> None:
+    key = (firm, symbol)
+    record.max_position[key] = max(record.max_position.get(key, 0), size)
+
+
+def _external_refusal(record: RunRecord, firm: str, report: Any) -> None:
+    """A venue reject of an external engine's order, on the timeline as the venue layer's catch."""
+    why = report.reject.text if report.reject is not None else "rejected"
+    entry = TimelineEntry(record.world.now_ns() if record.world else 0, "refused",
+                          f"{firm}: order {'buy' if report.side == 1 else 'sell'} {report.order_qty:,} {report.symbol} "
+                          f"rejected by the venue: {why}", "venue", firm)
+    record.refusals.append(entry)
+    if len([r for r in record.refusals if r.firm == firm]) <= 3:
+        record.note(entry)
+
+
+class ExternalEngine:
+    """An outside order engine the run starts (``[[firm]] command``) and stops at its end.
+
+    The command's ``{python}``, ``{host}``, ``{port}``, ``{sender}`` (the firm's CompID),
+    ``{target}`` (the venue's) and ``{begin}`` are filled in; its output goes to a temporary log,
+    whose tail is shown if it never logs on.
+    """
+
+    def __init__(self, firm: Any, world: World) -> None:
+        import shlex
+        import subprocess
+        import sys
+        import tempfile
+
+        values = {"python": sys.executable, "host": "127.0.0.1", "port": str(world.port), "sender": firm.comp_id,
+                  "target": world.config.comp_id, "begin": world.config.begin_strings[0]}
+        try:
+            args = [part.format(**values) for part in shlex.split(firm.command)]
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ValueError(f"firm {firm.id}: command {firm.command!r}: {exc} (placeholders: "
+                             f"{', '.join('{' + k + '}' for k in values)})") from None
+        self.firm = firm.id
+        self.log = tempfile.NamedTemporaryFile(prefix=f"marketdrill-{firm.id}-", suffix=".log", delete=False)  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise ValueError(f"firm {firm.id}: cannot start {args[0]!r}: {exc.strerror or exc}") from None
+
+    def stop(self) -> None:
+        """Terminate the engine (then kill it if it lingers) and close its log."""
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines the engine printed."""
+        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
 
 
 def step_time(record: RunRecord, step: Step) -> int:

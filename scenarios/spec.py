@@ -104,7 +104,8 @@ class FirmSpec:
     layers: dict[str, bool]
     risk: RiskLimits
     line: int | None = None
-    engine: str = ""  # "" = the built-in OrderEngine; "python:module:Class" = a plug-in engine
+    engine: str = ""  # "" = the built-in OrderEngine; "python:module:Class" = a plug-in; "fix" = external
+    command: str = ""  # for engine = "fix": the program the runner starts ({python} {host} {port} ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,12 +243,18 @@ class _Checker:
         for index, raw in enumerate(self.data["firm"]):
             path = ("firm", index)
             label = f"[[firm]] #{index + 1} ({raw['id']})"
-            self.keys(path, raw, ("id", "comp_id", "cancel_on_disconnect", "layers", "risk", "engine"), label)
+            self.keys(path, raw, ("id", "comp_id", "cancel_on_disconnect", "layers", "risk", "engine", "command"),
+                      label)
             engine_kind = raw.get("engine", "")
-            if engine_kind and (not isinstance(engine_kind, str) or not engine_kind.startswith("python:")
-                                or engine_kind.count(":") != 2):
-                raise self.fail(path + ("engine",), f"{label}: engine must be \"python:module:Class\", "
-                                f"got {engine_kind!r}")
+            if engine_kind and engine_kind != "fix" and (not isinstance(engine_kind, str)
+                                                         or not engine_kind.startswith("python:")
+                                                         or engine_kind.count(":") != 2):
+                raise self.fail(path + ("engine",), f"{label}: engine must be \"python:module:Class\" (your "
+                                f"class) or \"fix\" (an external engine over FIX), got {engine_kind!r}")
+            command = raw.get("command", "")
+            if command and (engine_kind != "fix" or not isinstance(command, str)):
+                raise self.fail(path + ("command",), f"{label}: command (text) starts an external engine and "
+                                "needs engine = \"fix\"")
             if raw["id"] in seen:
                 raise self.fail(path + ("id",), f"{label}: firm id {raw['id']!r} is defined twice")
             seen.add(raw["id"])
@@ -274,7 +281,7 @@ class _Checker:
                 key = next((k for k in risk_raw if k in str(exc)), None)
                 raise self.fail(path + (("risk", key) if key else ("risk",)), f"{label}: [firm.risk] {exc}") from None
             out.append(FirmSpec(raw["id"], raw.get("comp_id", raw["id"]), layers, risk, line_of(self.lines, path),
-                                engine_kind))
+                                engine_kind, command))
         return tuple(out)
 
     def strategies(self, venue: VenueConfig, firms: tuple[FirmSpec, ...]) -> tuple[StrategySpec, ...]:
@@ -292,6 +299,9 @@ class _Checker:
             firm = self.text(path + ("firm",), raw.get("firm"), required=True, what=f"{label} firm")
             if firm not in firm_ids:
                 raise self.fail(path + ("firm",), f"{label}: unknown firm {firm!r} (firms: {', '.join(sorted(firm_ids))})")
+            if next(f for f in firms if f.id == firm).engine == "fix":
+                raise self.fail(path + ("firm",), f"{label}: firm {firm}'s engine is external (engine = \"fix\"): "
+                                "it runs its own strategies")
             kind = self.text(path + ("kind",), raw.get("kind"), required=True, what=f"{label} kind")
             if kind not in STRATEGY_KINDS and not kind.startswith("python:"):
                 raise self.fail(path + ("kind",), f"{label}: unknown kind {kind!r}{_hint(kind, STRATEGY_KINDS)} "

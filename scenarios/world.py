@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from engines.observed import ObservedFirm
 from engines.order_engine import OrderEngine
 from engines.risk import RiskEngine
 from sim.fix.session import Session, SessionConfig
@@ -22,6 +23,7 @@ from sim.fix.transport import FixAcceptor, FixInitiator, SessionDriver, memory_p
 from sim.instruments import InstrumentTable
 from sim.venue import Venue
 from sim.venue_config import VenueConfig
+from sim.venue_events import ExecReport
 
 
 class World:
@@ -51,6 +53,7 @@ class World:
         self.acceptor: FixAcceptor | None = None
         self.port: int | None = None
         self.initiators: dict[str, FixInitiator] = {}
+        self.external: dict[str, ObservedFirm] = {}  # firms whose engine is an outside FIX program
 
     async def open(self) -> None:
         """Over TCP: start the venue's acceptor on 127.0.0.1 (a free port) before engines connect."""
@@ -112,13 +115,53 @@ class World:
             self.drivers[name] = memory_pipe(session, self.venue_session(self.comp_ids[name]), now_ns=self.now_ns,
                                              latency_ns=self.latency_ns)
 
-    async def logged_on(self, timeout_s: float = 10.0) -> None:
-        """Wait until every engine's session is logged on."""
+    def add_external(self, name: str, comp_id: str, **observers: Callable) -> ObservedFirm:
+        """A firm whose order engine is an outside program that logs on over TCP with ``comp_id``.
+
+        The venue's execution reports to that firm feed an :class:`~engines.observed.ObservedFirm`
+        (``observers``: its ``on_fill`` and ``on_refusal`` callbacks).
+        """
+        if self.transport != "tcp":
+            raise ValueError(f"firm {name}'s engine is external (engine = \"fix\"): it can only connect over "
+                             "TCP (--transport tcp)")
+        self.venue_session(comp_id)  # the venue must have a session for it (KeyError names the CompIDs)
+        if not self.external:
+            gateway = self.venue.gateway
+            original = gateway.dispatch
+            external = self.external
+
+            def dispatch(events: list) -> None:
+                original(events)
+                for event in events:
+                    if type(event) is ExecReport and event.firm in external:
+                        external[event.firm].on_report(event)
+
+            gateway.dispatch = dispatch  # type: ignore[method-assign]
+        observed = ObservedFirm(name, InstrumentTable(list(self.config.instruments)), now_ns=self.now_ns, **observers)
+        self.external[name] = observed
+        self.comp_ids[name] = comp_id
+        return observed
+
+    async def logged_on(self, timeout_s: float = 10.0, external_timeout_s: float = 60.0) -> None:
+        """Wait until every engine's session is logged on (and every external engine's, longer)."""
         async def wait() -> None:
             while not all(e.session is not None and e.session.logged_on for e in self.engines.values()):
                 await asyncio.sleep(0.001)
 
         await asyncio.wait_for(wait(), timeout_s)
+        sessions = {name: self.venue_session(self.comp_ids[name]) for name in self.external}
+
+        async def wait_external() -> None:
+            while not all(session.logged_on for session in sessions.values()):
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(wait_external(), external_timeout_s)
+        except TimeoutError:
+            missing = [f"{name} (CompID {self.comp_ids[name]})" for name, s in sessions.items() if not s.logged_on]
+            raise TimeoutError(f"no external engine logged on for {', '.join(missing)} within "
+                               f"{external_timeout_s:g} s: point it at 127.0.0.1:{self.port}, TargetCompID "
+                               f"{self.config.comp_id}") from None
 
     def disconnect(self, name: str) -> None:
         """Drop an engine's connection (a session drop: the venue applies cancel-on-disconnect)."""
