@@ -40,9 +40,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from engines.alerts import Alert, Notification
 from sim.clock import format_utc
+from sim.prometheus import without_created
 
 __all__ = ["MemorySink", "ConsoleSink", "JsonLinesSink", "PrometheusMetricsSink", "AlertmanagerSender",
-           "rfc3339", "format_notification", "alertmanager_payload", "without_created"]
+           "rfc3339", "format_notification", "alertmanager_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -154,17 +155,6 @@ class JsonLinesSink:
             return []
         with open(self.path, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
-
-
-def without_created(families: Iterable[Metric]) -> Iterator[Metric]:
-    """Drop the ``*_created`` samples prometheus_client adds to counters.
-
-    They hold the wall-clock time a series was created, which means nothing next to a run's
-    simulated time, doubles the series, and would make the same run render different text.
-    """
-    for family in families:
-        family.samples = [s for s in family.samples if not s.name.endswith("_created")]
-        yield family
 
 
 class PrometheusMetricsSink:

@@ -50,9 +50,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from engines.alert_sinks import PrometheusMetricsSink, without_created
+from engines.alert_sinks import PrometheusMetricsSink
 from engines.order_engine import OrderUpdate
 from engines.risk import TradingState
+from sim.prometheus import without_created
 
 __all__ = ["TradingMetrics"]
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from sim.prometheus import without_created
 from sim.venue_config import VenueConfigError
 from sim.venue_events import BookChange, CancelReject, ExecReport, ExecType
 
@@ -142,13 +143,6 @@ class VenueMetrics:
         self._open.labels(firm).set(len(self.venue.exchange.open_orders.get(firm, ())))
 
 
-def _without_created(families: Iterator[Metric]) -> Iterator[Metric]:
-    """Drop the wall-clock ``*_created`` samples of counters (as engines.alert_sinks does; sim never imports engines)."""
-    for family in families:
-        family.samples = [s for s in family.samples if not s.name.endswith("_created")]
-        yield family
-
-
 class _Collector:
     """The registry's view of a VenueMetrics: counters, open orders, sessions and messages."""
 
@@ -159,7 +153,7 @@ class _Collector:
         """Yield the families (on the scrape thread: reads counters, plain ints and flags only)."""
         m = self._metrics
         for counter in (m._received, m._rejects, m._trades, m._traded):
-            yield from _without_created(counter.collect())
+            yield from without_created(counter.collect())
         yield from m._open.collect()
         sessions = GaugeMetricFamily(f"{m.prefix}_sessions_logged_on", "FIX sessions logged on.", labels=["firm"])
         per_firm: dict[str, int] = {}
