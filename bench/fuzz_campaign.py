@@ -1349,6 +1349,11 @@ class VenueRig:
         for log in self.logs:
             self._collect_app_errors(log)
         self.logs = []
+        # The old venue is a web of reference cycles (sessions <-> gateway <-> exchange) that only the
+        # cycle collector frees, whenever its generation-2 pass happens to run; collecting here makes
+        # the memory samples measure the venue's own use, not the collector's timing.
+        self.venue = None
+        gc.collect()
 
         def make_log(_sid) -> CampaignLog:
             """A bounded log per venue session, kept so its application errors can be counted."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,10 @@ class Instrument:
         """
         if isinstance(price, bytes):
             price = price.decode("ascii", "replace")
+        if isinstance(price, str) and len(price) > _MAX_PRICE_CHARS:
+            # refused before Decimal sees it: a 5,000-digit price is never a price, and working on one
+            # (parsing, digit tuples) fragmented the venue's heap under the fuzz campaign
+            raise InstrumentError(f"{self.symbol}: price has {len(price):,} characters; at most {_MAX_PRICE_CHARS}")
         value = price if isinstance(price, Decimal) else _parse_decimal(price, f"{self.symbol}: price")
         return _ticks_of(value, self.tick_size, f"{self.symbol}: price")
 
@@ -128,19 +132,32 @@ class Instrument:
         return Instrument(**values)
 
 
+_MAX_DIGITS = 20  # significant digits (and exponent) of a usable price: Decimal divides these exactly
+_MAX_PRICE_CHARS = 32  # longest price text to_ticks parses
+
+
 def _ticks_of(value: Decimal, tick: Decimal, what: str) -> int:
     """Exact division of a price by the tick size; anything off the grid is an error."""
-    # Decimal divides to 28 significant digits and rounds silently: 99.999999999999999999999999999
-    # / 0.01 would come out as exactly 10000 ticks.  Trapping Inexact makes a rounded quotient an error.
-    with localcontext() as context:
-        context.traps[Inexact] = True
-        try:
-            quotient = value / tick
-        except Inexact:
-            raise InstrumentError(f"{what} {value} is not on the {tick} tick grid") from None
+    if not value.is_finite():
+        raise InstrumentError(f"{what} {_shown(value)} is not a usable price")
+    _sign, digits, exponent = value.as_tuple()
+    if len(digits) > _MAX_DIGITS or exponent > _MAX_DIGITS or exponent < -_MAX_DIGITS:
+        # Decimal divides to 28 significant digits and rounds silently (99.999999999999999999999999999
+        # / 0.01 came out as exactly 10000 ticks); no market quotes a price this long, so refuse it.
+        raise InstrumentError(f"{what} {_shown(value)} is not a usable price (at most {_MAX_DIGITS} "
+                              "significant digits)")
+    quotient = value / tick
     if quotient != quotient.to_integral_value():
-        raise InstrumentError(f"{what} {value} is not on the {tick} tick grid")
+        raise InstrumentError(f"{what} {_shown(value)} is not on the {tick} tick grid")
     return int(quotient)
+
+
+def _shown(value: Decimal) -> str:
+    """A price for an error message: a 5,000-digit one would make a 5 KB Text(58) in every reject."""
+    if value.is_finite() and value.adjusted() >= 32:
+        return f"with {value.adjusted() + 1:,} digits"
+    text = str(value)
+    return text if len(text) <= 32 else f"{text[:16]}...{text[-8:]} ({len(text)} characters)"
 
 
 _FIELDS = {

@@ -71,8 +71,9 @@ def test_a_quantity_beyond_64_bits_is_a_rejected_report_not_a_booked_order(wires
 
 
 @pytest.mark.parametrize("price, why", [
-    ("9" * 40, b"tick grid"),  # was rounded to 1E+40, booked, and its fill crashed AvgPx; now inexact: off the grid
-    ("1" + "0" * 25 + ".00", b"too large"),  # exactly on the grid, but 10**27 ticks do not fit 64 bits
+    ("9" * 40, b"40 characters; at most 32"),  # was rounded to 1E+40, booked, and its fill crashed AvgPx
+    ("1" + "0" * 25 + ".00", b"not a usable price"),  # 28 significant digits: beyond what Decimal divides exactly
+    ("9" * 20, b"too large"),  # a usable price, on the grid, but 10**22 ticks do not fit 64 bits
 ])
 def test_a_price_beyond_64_bit_ticks_is_rejected_and_nothing_can_trade_against_it(wires, price, why):
     venue, a, b = wires
