@@ -61,7 +61,8 @@ class Change:
 
     time_ns: int
     actor: str
-    what: str       # halt, resume, kill_switch, release_kill_switch, tick_size, lot_size, add/remove_instrument
+    what: str       # halt, resume, kill_switch, release_kill_switch, tick_size, lot_size, add/remove_instrument,
+    #                 change_dropped (a scheduled change that could not apply)
     target: str     # the symbol, firm or session it applies to
     old: str
     new: str
@@ -180,7 +181,7 @@ class Venue:
         if at_ns is not None and at_ns > self.now_ns():
             if self._schedule is None:
                 raise ValueError("a timed instrument change needs a venue with a scheduler")
-            self._schedule(at_ns - self.now_ns(), lambda: self.change_instrument(
+            self._schedule(at_ns - self.now_ns(), lambda: self._timed_change(
                 symbol, tick_size=tick_size, lot_size=lot_size, reason=reason, actor=actor))
             return []
         table = self.exchange.instruments
@@ -209,6 +210,16 @@ class Venue:
             if before != after:
                 self.changes.append(Change(self.now_ns(), actor, what, symbol, str(before), str(after), reason))
         return events
+
+    def _timed_change(self, symbol: str, **change: object) -> None:
+        """A scheduled change, due now: it cannot raise into the event loop, so a refusal is recorded."""
+        try:
+            if symbol not in self.exchange.instruments:
+                raise InstrumentError(f"{symbol} is no longer listed")
+            self.change_instrument(symbol, **change)  # type: ignore[arg-type]
+        except (InstrumentError, ValueError) as exc:
+            self.changes.append(Change(self.now_ns(), str(change.get("actor", "exchange")), "change_dropped", symbol,
+                                       "", "", f"the scheduled change was not applied: {exc}"))
 
     def add_instrument(self, instrument: Instrument, reason: str = "", actor: str = "exchange") -> list[VenueEvent]:
         """List a new instrument (empty book, in the phase the schedule says)."""

@@ -142,3 +142,13 @@ def test_delisting_the_only_symbol_closes_the_session():
     venue.remove_instrument("PRB")
     assert statuses(a) == [("f", "18"), ("h", "3")]
     check_valid(a.inbox, "FIX.4.4")
+
+
+def test_a_timed_change_to_a_symbol_delisted_meanwhile_is_recorded_as_dropped_not_raised():
+    venue, clock = make_venue(symbols=("PRB", "XYZ"))
+    venue.change_instrument("XYZ", tick_size="0.05", at_ns=clock.now_ns() + minutes(1), actor="admin:ops")
+    venue.remove_instrument("XYZ")
+    clock.advance(minutes(2))  # the timer fires on a symbol that is gone: nothing may raise out of it
+    dropped = venue.changes[-1]
+    assert (dropped.what, dropped.target, dropped.actor) == ("change_dropped", "XYZ", "admin:ops")
+    assert "no longer listed" in dropped.reason
