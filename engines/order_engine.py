@@ -289,8 +289,13 @@ class OrderEngine:
         self._notify(handle, "cancel_sent")
         return True
 
-    def replace(self, handle: OrderHandle, *, qty: int | None = None, price: int | None = None) -> bool:
-        """Ask the venue to change an open limit order's quantity and/or price (risk-checked)."""
+    def replace(self, handle: OrderHandle, *, qty: int | None = None, price: int | None = None,
+                override: str = "") -> bool:
+        """Ask the venue to change an open limit order's quantity and/or price (risk-checked).
+
+        ``override`` works as for :meth:`submit`: soft warnings it overrides are reported as
+        ``warning_overridden`` updates before ``replace_sent``.
+        """
         if handle.done or handle.ord_type != "limit" or self.session is None or not self.session.logged_on:
             return False
         if self.reconciling:
@@ -300,8 +305,10 @@ class OrderEngine:
         new_price = handle.price if price is None else price
         extra = new_qty - handle.qty
         intent = OrderIntent(handle.strategy, handle.symbol, handle.side, max(extra, 0) or new_qty, new_price,
-                             "limit", handle.time_in_force, False, handle.cl_ord_id)
-        denial = self.risk.evaluate(intent, self) if (extra > 0 or new_price != handle.price) else None
+                             "limit", handle.time_in_force, False, handle.cl_ord_id, override)
+        overridden: list[OverriddenWarning] = []
+        denial = self.risk.evaluate(intent, self, overridden=overridden) \
+            if (extra > 0 or new_price != handle.price) else None
         if denial is not None:
             self.denials.append(denial)
             self._notify(handle, "replace_denied", code=denial.code, text=f"[{denial.check}] {denial.text}")
@@ -320,6 +327,9 @@ class OrderEngine:
         body += [(38, new_qty), (40, b"2"), (41, orig), (44, instrument.to_price(new_price)), (54, handle.side),
                  (55, handle.symbol), (59, _TIF.get(handle.time_in_force, b"0")),
                  (60, format_utc_timestamp(self._now()))]
+        for warning in overridden:
+            self._notify(handle, "warning_overridden", code=warning.code,
+                         text=f"[{warning.check}] {warning.text}; overridden by {warning.who}")
         self.session.send(b"G", body)
         self._notify(handle, "replace_sent")
         return True

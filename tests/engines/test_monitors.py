@@ -415,6 +415,27 @@ def test_overriding_a_soft_collar_sends_the_order_and_the_monitor_counts_the_ove
     assert alert.symptom == "MM1 overrode 3 risk warnings in 60s on PRB"
 
 
+def test_a_replace_takes_an_override_too():
+    limits = RiskLimits(price_collar_ticks=10, soft_checks=["price_collar"])
+
+    async def body(world, a, fired):
+        order = a.submit("MM1", "PRB", 1, 1, 10_000)
+        await asyncio.sleep(0.01)
+        refused = a.replace(order, price=10_050)
+        await asyncio.sleep(0.01)
+        sent = a.replace(order, price=10_050, override="ops:alice")
+        await asyncio.sleep(0.01)
+        return order, refused, sent
+
+    order, refused, sent = _world(body, limits)
+    assert (refused, sent) == (False, True)
+    kinds = [u.kind for u in order.updates]
+    assert "replace_denied" in kinds
+    at = kinds.index("warning_overridden")
+    assert kinds[at + 1] == "replace_sent" and "overridden by ops:alice" in order.updates[at].text
+    assert order.price == 10_050
+
+
 def test_only_checks_named_soft_take_an_override_and_never_the_trading_state():
     with pytest.raises(ValueError, match="cannot be soft"):
         RiskLimits(soft_checks=["trading_state"])
