@@ -49,7 +49,8 @@ async def test_twenty_sessions_trade_concurrently_and_every_order_is_answered():
     with bench.running_venue(SESSIONS) as venue:
         result = await asyncio.wait_for(bench.run_load(venue.port, SESSIONS, SECONDS, RATE), 25.0)
         assert venue.alive()
-    assert result["orders"] == SESSIONS * int(SECONDS * RATE)
+    # each session's rate loop may fit one order more or less into its SECONDS, as the box schedules it
+    assert abs(result["orders"] - SESSIONS * int(SECONDS * RATE)) <= SESSIONS, result["orders"]
     assert result["cancels"] > 0 and result["fills"] > 0  # the run trades and cancels, not only rests
     assert result["unanswered_orders"] == 0, result
     assert result["unanswered_cancels"] == 0, result
