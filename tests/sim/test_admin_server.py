@@ -9,12 +9,11 @@ at the time given, bad input is a 400 naming the field, and ``marketdrill admin`
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import re
 import stat
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from sim.admin_server import AdminServer, server_token
 from sim.fix.codec import FixMessage
 from sim.venue import Venue, serve_venue
 from sim.venue_config import VenueConfigError, load_venue_config, venue_config_from_dict
-from tests.integration.isolation_helpers import drain, f, of_type
+from tests.integration.isolation_helpers import bounded, drain, f, of_type
 from tests.integration.rawfix import RawFixClient
 
 TOKEN = "test-admin-token-0123456789"
@@ -58,17 +57,6 @@ enabled = false
 port = 0
 {token_line}
 """
-
-
-def bounded(seconds: float) -> Callable:
-    """Fail an async test that runs longer than ``seconds`` instead of hanging the suite."""
-    def wrap(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        @functools.wraps(fn)
-        async def run(*args, **kwargs) -> None:
-            async with asyncio.timeout(seconds):
-                await fn(*args, **kwargs)
-        return run
-    return wrap
 
 
 @dataclass

@@ -368,6 +368,35 @@ export async function sendWithStatus(send, body) {
   return result || {ok: false, error: "no answer"};
 }
 
+let refreshTimer = null;
+
+/**
+ * Send a request as sendWithStatus does, with the button busy meanwhile; after a success, fetch
+ * the snapshot at once (handed to onFresh) instead of waiting for the next SSE push.
+ */
+export async function sendBusy(send, body, button, onFresh) {
+  if (button) {
+    button.disabled = true;
+    button.classList.add("busy");
+  }
+  try {
+    const result = await sendWithStatus(send, body);
+    if (result.ok) {
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(async () => {
+        const fresh = await api.state();
+        if (fresh && fresh.clock) onFresh(fresh);
+      }, 120);
+    }
+    return result;
+  } finally {
+    if (button) {
+      button.disabled = false;
+      button.classList.remove("busy");
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Badges and chips
 // ---------------------------------------------------------------------------------------------

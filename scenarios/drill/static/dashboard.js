@@ -2,7 +2,7 @@
 import {
   $, $$, el, setText, setClass, syncList, emptyNote, replaceIfChanged,
   fmtT, fmtTms, fmtDur, fmtPrice, fmtQty, fmtSigned, fmtMoney, signClass,
-  api, connect, renderHeader, renderConnection, showStatus, sendWithStatus,
+  api, connect, renderHeader, renderConnection, showStatus, sendBusy,
   badge, renderPager, renderChanges, renderTimeline, renderActions, renderScore, renderHints, renderError,
   describeAction,
 } from "./common.js";
@@ -40,31 +40,10 @@ $("#trainee").addEventListener("input", () => {
 // Sending actions
 // ---------------------------------------------------------------------------------------------
 
-async function sendAction(params, button = null) {
-  if (button) {
-    button.disabled = true;
-    button.classList.add("busy");
-  }
-  try {
-    const result = await sendWithStatus(api.action, {trainee: trainee(), ...params});
-    if (result.ok) refreshSoon();
-    return result;
-  } finally {
-    if (button) {
-      button.disabled = false;
-      button.classList.remove("busy");
-    }
-  }
-}
-
-let refreshTimer = null;
-/** After an action, fetch the snapshot at once instead of waiting for the next SSE push. */
-function refreshSoon() {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(async () => {
-    const fresh = await api.state();
-    if (fresh && fresh.clock && (!snap || !snap.clock || fresh.clock.t >= snap.clock.t)) render(fresh);
-  }, 120);
+function sendAction(params, button = null) {
+  // a fresh snapshot never replaces a newer one that SSE already brought
+  return sendBusy(api.action, {trainee: trainee(), ...params}, button,
+    (fresh) => { if (!snap || !snap.clock || fresh.clock.t >= snap.clock.t) render(fresh); });
 }
 
 /**

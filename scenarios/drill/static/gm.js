@@ -1,36 +1,14 @@
 // Game-master page: run control, hints, fault injection; pager and timeline read only.
 import {
-  $, el, setText, replaceIfChanged, badge, fmtT, fmtMoney, fmtPrice, fmtSigned, api, connect, renderHeader, renderConnection, showStatus, sendWithStatus,
+  $, el, setText, replaceIfChanged, badge, fmtT, fmtMoney, fmtPrice, fmtSigned, api, connect, renderHeader, renderConnection, showStatus, sendBusy,
   renderPager, renderChanges, renderTimeline, renderActions, renderScore, renderHints, renderError,
 } from "./common.js";
 
 const CONFIRM_MS = 6000;
 let snap = null;
 
-async function sendGm(body, button = null) {
-  if (button) {
-    button.disabled = true;
-    button.classList.add("busy");
-  }
-  try {
-    const result = await sendWithStatus(api.gm, body);
-    if (result.ok) refreshSoon();
-    return result;
-  } finally {
-    if (button) {
-      button.disabled = false;
-      button.classList.remove("busy");
-    }
-  }
-}
-
-let refreshTimer = null;
-function refreshSoon() {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(async () => {
-    const fresh = await api.state();
-    if (fresh && fresh.clock) render(fresh);
-  }, 120);
+function sendGm(body, button = null) {
+  return sendBusy(api.gm, body, button, render);
 }
 
 // ---------------------------------------------------------------------------------------------
