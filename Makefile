@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 setup: $(STAMP)
 
 # The runtime only (what `make demo` needs): quick on a fresh machine.
-$(RUN_STAMP): pyproject.toml
+# setup.py builds the C codec (sim/fix/_ccodec.c); a compiler-less machine gets the pure-Python codec.
+$(RUN_STAMP): pyproject.toml setup.py sim/fix/_ccodec.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .

@@ -193,56 +193,12 @@ def _met(cell: str) -> str:
     return cell or "?"
 
 
-def _num(text: str) -> float | None:
-    m = re.search(r"(-?[0-9][0-9,]*(?:\.[0-9]+)?)\s*([kKM]?)", text)
-    if not m:
-        return None
-    value = float(m.group(1).replace(",", ""))
-    return value * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6}[m.group(2)]
-
-
-def _compare(measured: float | None, target: str) -> str:
-    m = re.search(r"(>=|<=|>|<)\s*([0-9][0-9,.]*\s*[kKM]?)", target)
-    if measured is None or not m:
-        return "?"
-    bound = _num(m.group(2))
-    if bound is None:
-        return "?"
-    op = m.group(1)
-    good = {">=": measured >= bound, "<=": measured <= bound, ">": measured > bound, "<": measured < bound}[op]
-    return "met" if good else "**not met**"
-
-
-def _codec_targets(text: str) -> list[tuple[str, str, str]]:
-    """bench_codec.py states its absolute targets in one bullet and its figures in the table."""
-    rows = {r[0]: r[1] for _, head, body in _tables(text) for r in body if len(r) >= 2}
-    out = []
-    for label, row, bound in (("parse >= 400k msgs/s", "parse NewOrderSingle (FrameReader + decode)", 400e3),
-                              ("encode >= 300k msgs/s", "encode ExecutionReport", 300e3)):
-        if row in rows and "400k" in text and "300k" in text:
-            value = _num(rows[row])
-            out.append((label, f"{rows[row]} msgs/s", "?" if value is None else
-                        ("met" if value >= bound else "**not met**")))
-    m = re.search(r"parse ratio[^:]*:\s*\*\*([0-9.]+)x\*\*\s*\(target\s*(>=\s*[0-9.]+x)\)", text)
-    if m:
-        out.append((f"parse ratio vs simplefix {m.group(2)}", f"{m.group(1)}x",
-                    _compare(float(m.group(1)), m.group(2))))
-    return out
-
-
-_SPECIFIC = {"codec": _codec_targets}
-
-
 def targets_of(name: str, text: str) -> list[tuple[str, str, str]]:
     """(target, measured, met) rows found in one results file."""
     tables = _tables(text)
     for heading, head, rows in tables:
         if heading.lower() == "targets" and [h.lower() for h in head[:3]] == ["target", "measured", "met"]:
             return [(r[0], r[1], _met(r[2])) for r in rows if len(r) >= 3]
-    if name in _SPECIFIC:
-        found = _SPECIFIC[name](text)
-        if found:
-            return found
     out: list[tuple[str, str, str]] = []
     for _, head, rows in tables:
         lower = [h.lower() for h in head]

@@ -7,6 +7,7 @@ line naming the file/key and exit with status 2; a traceback means a bug in mark
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sim import argtypes
@@ -37,12 +38,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     passed = sum(o.passed for o in outcomes)
     print(f"{passed} passed, {len(outcomes) - passed} failed")
     return 0 if passed == len(outcomes) else 1
-
-
-def _cmd_book_demo(args: argparse.Namespace) -> int:
-    from scenarios.demo import run_demo
-
-    return run_demo(seed=args.seed, orders=args.orders)
 
 
 def _cmd_fix_acceptor(args: argparse.Namespace) -> int:
@@ -153,17 +148,34 @@ def _cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from sim.fix.codec import ACCELERATED
+
+    try:
+        release = version("marketdrill")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        release = "(not installed)"
+    if ACCELERATED:
+        codec = "C accelerator"
+    elif os.environ.get("MARKETDRILL_PURE_PYTHON"):
+        codec = "pure Python (MARKETDRILL_PURE_PYTHON is set)"
+    else:
+        codec = "pure Python (sim/fix/_ccodec.c is not built: `pip install -e .` needs a C compiler)"
+    return f"marketdrill {release}; FIX codec: {codec}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
         prog="marketdrill",
         description="Deterministic market simulator and order-engine testbed.")
+    parser.add_argument("--version", action="version", version=_version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    demo = sub.add_parser("demo", help="run the demo: a seeded order stream through the order book")
-    demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same journal hash)")
-    demo.add_argument("--orders", type=_positive_int, default=20_000, help="number of order events")
+    demo = sub.add_parser("demo", help="run the whole incident library in virtual time and print the report")
     demo.set_defaults(func=_cmd_demo)
 
     acceptor = sub.add_parser("fix-acceptor", help="run a standalone FIX acceptor that echoes orders back")
