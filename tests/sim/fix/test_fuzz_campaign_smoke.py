@@ -26,7 +26,10 @@ def _load(name: str):
     return module
 
 
-fc = _load("fuzz_campaign")
+fc = _load("fuzz_campaign")  # puts the repository root on sys.path: its parts import as bench.fuzz.*
+from bench.fuzz.results import TargetResult  # noqa: E402
+from bench.fuzz.session_cases import SESSION_CASES, Expect  # noqa: E402
+from bench.fuzz.session_target import SessionRig, session_one  # noqa: E402
 
 #: Open findings (bench/results/fuzz.md): their signatures may show up; anything else fails the test.
 #: Remove an entry when its bug is fixed.
@@ -54,7 +57,7 @@ def test_session_target_answers_every_bad_message_as_prescribed_and_keeps_servin
     assert r.mismatches == 0, unexpected(r)  # includes "the next good message was not answered"
     assert unexpected(r) == []
     assert r.probes == r.inputs  # a TestRequest after every input, each answered by exactly one Heartbeat
-    assert {name for name, _, _ in fc.SESSION_CASES} <= set(r.cases)
+    assert {name for name, _, _ in SESSION_CASES} <= set(r.cases)
     assert r.cases["random->silent"] and r.cases["random->reject"]  # the reference verdict prescribed answers
     assert r.relogons > 20  # fatal cases (CompID, SendingTime, BeginString, too low) were logged on again
 
@@ -79,10 +82,10 @@ def test_the_session_oracle_catches_a_session_that_stops_answering(monkeypatch):
 
 
 def test_the_session_oracle_catches_a_wrong_answer():
-    result = fc.TargetResult("session")
-    rig = fc.SessionRig("FIX.4.4", result)
+    result = TargetResult("session")
+    rig = SessionRig("FIX.4.4", result)
     raw = rig.frame(b"1", [(b"112", b"X")])[:-5] + b"000\x01"  # garbled: must be ignored, not rejected
-    fc._session_one(rig, raw, fc.Expect("reject", True, 5, 112, b"2", b"1"), None, "meta", "meta")
+    session_one(rig, raw, Expect("reject", True, 5, 112, b"2", b"1"), None, "meta", "meta")
     assert result.mismatches == 1 and "expected ['3'], got []" in next(iter(result.findings.values())).examples[0]
 
 
@@ -97,7 +100,7 @@ def test_the_venue_oracle_catches_a_silent_venue(monkeypatch):
 @pytest.mark.parametrize("count, met", [(1_000_000, "met"), (10, "**not met**")])
 def test_the_report_feeds_benchmarks_md(tmp_path, count, met):
     run_all = _load("run_all")
-    results = [fc.TargetResult(t, inputs=count // (10 if t == "venue" else 1), seconds=1.0,
+    results = [TargetResult(t, inputs=count // (10 if t == "venue" else 1), seconds=1.0,
                                memory=[(1, 1024, 10), (2, 1024, 10)]) for t in ("codec", "session", "venue")]
     out = tmp_path / "fuzz.md"
     fc.write_report(out, results, ["--count", str(count)], 1, 1, 3.0)

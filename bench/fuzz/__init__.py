@@ -1,0 +1,1 @@
+"""The fuzz campaign's parts (``bench/fuzz_campaign.py`` runs them; see its docstring)."""
