@@ -72,25 +72,20 @@ def main() -> None:
     nos = encode(b"FIX.4.4", b"D", NOS_FIELDS)
     stream = nos * N
 
-    def ours_parse():
-        r = FrameReader()
-        r.feed(stream)
-        nf = r.next_frame
-        count = 0
-        while (f := nf()) is not None:
-            decode(f)
-            count += 1
-        assert count == N
+    def parser(accelerated: bool):
+        def parse():
+            r = FrameReader()
+            r.feed(stream)
+            nf = r.next_frame if accelerated else r.next_frame_python
+            dec = decode if accelerated else decode_python
+            count = 0
+            while (f := nf()) is not None:
+                dec(f)
+                count += 1
+            assert count == N
+        return parse
 
-    def pure_parse():
-        r = FrameReader()
-        r.feed(stream)
-        nf = r.next_frame_python
-        count = 0
-        while (f := nf()) is not None:
-            decode_python(f)
-            count += 1
-        assert count == N
+    ours_parse, pure_parse = parser(True), parser(False)
 
     def pure_encode():
         for _ in range(N):
