@@ -59,8 +59,8 @@ def _table() -> InstrumentTable:
     return InstrumentTable.from_dicts(_instruments())
 
 
-def run_agents(record: list | None = None) -> tuple[float, int, str]:
-    """Run 1: agents + Exchange; return (cpu seconds, commands, digest)."""
+def run_agents(record: list | None = None) -> tuple[float, int, str, int]:
+    """Run 1: agents + Exchange; return (cpu seconds, commands, digest, clock timers run)."""
     clock = VirtualClock()
     exchange = Exchange(_table(), now_ns=clock.now_ns)
     if record is not None:
@@ -74,8 +74,27 @@ def run_agents(record: list | None = None) -> tuple[float, int, str]:
     market = Market(agents_config_from_dict(AGENTS), exchange, clock, emit=lambda events: None)
     market.start()
     t0 = time.process_time()
-    clock.advance(seconds(VIRTUAL_S))
-    return time.process_time() - t0, market.commands, market.digest()
+    timers = clock.advance(seconds(VIRTUAL_S))
+    return time.process_time() - t0, market.commands, market.digest(), timers
+
+
+def clock_cost(chains: int = 64, n: int = 20_000) -> float:
+    """CPU seconds per VirtualClock timer: a no-op callback that schedules its successor.
+
+    ``chains`` timers are pending at once, about what the agents keep (one per agent plus the
+    market's own), so the heap is as deep as in run 1.
+    """
+    clock = VirtualClock()
+    gap = 1_000 * chains
+
+    def tick() -> None:
+        clock.call_at(clock.now_ns() + gap, tick)
+
+    for i in range(chains):
+        clock.call_at(clock.now_ns() + 1 + i * 1_000, tick)
+    t0 = time.process_time()
+    ran = clock.advance(n * 1_000)
+    return (time.process_time() - t0) / ran
 
 
 def run_venue() -> tuple[float, int, str]:
@@ -113,19 +132,20 @@ def _nogc():
 def main() -> None:
     wall0 = time.perf_counter()
     calls: list = []
-    _, n_rec, digest_rec = run_agents(calls)
+    _, n_rec, digest_rec, _ = run_agents(calls)
     # interleaved repeats: the shared VM's load changes by the second, and every variant should
     # see the same weather; the best of each is the least disturbed
-    runs: dict[str, list] = {"agents": [], "venue": [], "exchange": [], "nogc": []}
+    runs: dict[str, list] = {"agents": [], "venue": [], "exchange": [], "nogc": [], "clock": []}
     for _ in range(REPEATS):
         for name, fn in (("agents", run_agents), ("venue", run_venue), ("exchange", lambda: run_exchange_only(calls)),
-                         ("nogc", _nogc)):
+                         ("nogc", _nogc), ("clock", clock_cost)):
             gc.collect()
             runs[name].append(fn())
-    cpu_a, n_a, digest_a = min(runs["agents"])
+    cpu_a, n_a, digest_a, timers = min(runs["agents"])
     cpu_v, n_v, digest_v = min(runs["venue"])
     cpu_nogc = min(runs["nogc"])[0]
     cpu_x = min(runs["exchange"])
+    clock_per_event = min(runs["clock"]) * timers / n_a
     assert n_a == n_rec == len(calls) and digest_a == digest_rec, "recording changed the run"
     assert digest_v == digest_a, "venue wiring changed what the agents did"
     per = {k: v for k, v in zip(("agents", "venue", "exchange"), (cpu_a / n_a, cpu_v / n_v, cpu_x / n_a),
@@ -141,6 +161,8 @@ def main() -> None:
         ("Exchange alone, same command stream replayed", n_a / cpu_x, per["exchange"]),
         ("agent layer alone (1st row minus Exchange alone)", 1 / agents_only if agents_only > 0 else float("inf"),
          agents_only),
+        (f"- of which VirtualClock timers ({timers / n_a:.2f} per event, no-op timers timed alone)",
+         1 / clock_per_event, clock_per_event),
     ]
     wall = time.perf_counter() - wall0
     lines = [
@@ -162,14 +184,24 @@ def main() -> None:
     share = per["exchange"] / per["agents"]
     lines += [
         "",
-        f"- target: >= 300,000 agent events/s. **Not met** end to end: {n_a / cpu_a:,.0f}/s.",
-        f"- what limits it: the Exchange core is {share:.0%} of the CPU per event "
-        f"({per['exchange'] * 1e6:.1f} us: an `Order` record, 2-4 `ExecReport` records (slotted, no longer frozen: see sim/venue_events.py), exec-id "
-        "strings and a `BookChange` per command; the book's own matching is a few us of that). "
-        "Exchange.orders keeps every order ever sent, so the cyclic GC scans a growing heap "
-        f"(GC off: {n_a / cpu_nogc:,.0f}/s).  The agent layer itself (decisions from pre-drawn numpy "
-        "batches, one clock timer per action, arbitrageur look-ups, routing, digest) costs "
-        f"{agents_only * 1e6:.1f} us per event by subtraction, so even a free Exchange would stop near "
+        f"- target: >= 300,000 agent events/s (3.3 us per event). **Not met** end to end: {n_a / cpu_a:,.0f}/s.",
+        "- before the 2026-11-25 hot-path rework (same workload and digest): 33,609/s end to end, Exchange alone "
+        "16.2 us per event (load 0.34).  Load-independent comparison, valgrind instruction counts per event "
+        "(cachegrind, PYTHONHASHSEED=0): end to end 120.8k -> 99.3k, Exchange alone 72.3k -> 52.3k, agent layer "
+        "48.6k -> 46.9k; interleaved A/B under the same load (best of 5 x 4 rounds): 25,259/s -> 34,851/s, "
+        "Exchange alone 20.5 -> 14.2 us.",
+        f"- what limits it: the Exchange core is {share:.0%} of the CPU per event ({per['exchange'] * 1e6:.1f} us).  "
+        "Per command it builds an `Order` (19 fields), 1-4 `ExecReport`s (21 fields), their exec-id strings and a "
+        "`BookChange`, and indexes the order three ways; a bytecode count (sys.settrace opcodes) puts ~1,500 "
+        "bytecodes behind each agent event (1 s of this workload, 2026-11-25): Exchange ~420, book ~265, "
+        "dataclass `__init__`s ~140, Market routing and digest ~195, VirtualClock ~200, the agents' own "
+        "decisions ~280.  No single piece is big "
+        "enough to matter alone; 300k/s would need ~150 bytecodes per event, a tenth of what one order with its "
+        "reports costs in CPython.  The cyclic GC is a few per cent (GC off: "
+        f"{n_a / cpu_nogc:,.0f}/s): Exchange.orders keeps every order, but most garbage dies by refcount.  The "
+        f"agent layer costs {agents_only * 1e6:.1f} us per event by subtraction, {clock_per_event * 1e6:.1f} us of "
+        "it the clock's timers (sim/clock.py: `run_until` asks `next_timer_ns` and `step` asks it again, each "
+        "dropping cancelled heads through `Timer.cancelled()`), so even a free Exchange would stop near "
         f"{1 / agents_only if agents_only > 0 else float('inf'):,.0f}/s in CPython.",
         "- figures move by +-30 % between runs on this VM (load from other jobs); compare ratios within one "
         "file rather than across files.",

@@ -69,7 +69,7 @@ from __future__ import annotations
 import operator
 import pprint
 from bisect import bisect_left, insort
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
 from sim.book_events import (
     STP,
@@ -177,37 +177,42 @@ class OrderBook:
             # x.__class__ is int: half the cost of type(x) is int on 3.11, and bools fail it too
             if (kind == 0 and qty.__class__ is int and qty > 0 and price.__class__ is int
                     and order_id.__class__ is int and order_id not in index and stp in _STP_CODES):
-                fast = 1 if side == 1 else 2 if side == 2 else 0
+                fast = BUY if side == 1 else SELL if side == 2 else None
             else:
-                fast = 0
+                fast = None
         except Exception:  # exotic argument types (unhashable, arrays): the general path rejects them
-            fast = 0
-        if fast:
-            if fast == 1:
-                side = BUY
-                key = price
-                levels = self._bids
-                keys = self._bid_keys
-                opp_keys = self._ask_keys
-            else:
-                side = SELL
-                key = -price
-                levels = self._asks
-                keys = self._ask_keys
-                opp_keys = self._bid_keys
-            if opp_keys and opp_keys[-1] >= -key:
-                return self._submit(order_id, side, qty, price, kind, owner, stp)
-            seq = self._seq = self._seq + 1
-            rec = [qty, owner, stp, seq, False]
-            lvl = levels.get(key)
-            if lvl is None:
-                levels[key] = lvl = [qty, {order_id: rec}, price, side, 0]
-                insort(keys, key)
-            else:
-                lvl[0] += qty
-                lvl[1][order_id] = rec
-            index[order_id] = lvl
-            return [_new(Accepted, (order_id, side, LIMIT, price, qty))]
+            fast = None
+        # One block per side rather than side-neutral locals: 8 fewer bytecodes of ~100 per add.
+        if fast is BUY:
+            opp_keys = self._ask_keys
+            if not opp_keys or opp_keys[-1] < -price:
+                seq = self._seq = self._seq + 1
+                rec = [qty, owner, stp, seq, False]
+                lvl = self._bids.get(price)
+                if lvl is None:
+                    self._bids[price] = lvl = [qty, {order_id: rec}, price, BUY, 0]
+                    insort(self._bid_keys, price)
+                else:
+                    lvl[0] += qty
+                    lvl[1][order_id] = rec
+                index[order_id] = lvl
+                return [_new(Accepted, (order_id, BUY, LIMIT, price, qty))]
+            side = BUY
+        elif fast is SELL:
+            opp_keys = self._bid_keys
+            if not opp_keys or opp_keys[-1] < price:
+                seq = self._seq = self._seq + 1
+                rec = [qty, owner, stp, seq, False]
+                lvl = self._asks.get(-price)
+                if lvl is None:
+                    self._asks[-price] = lvl = [qty, {order_id: rec}, price, SELL, 0]
+                    insort(self._ask_keys, -price)
+                else:
+                    lvl[0] += qty
+                    lvl[1][order_id] = rec
+                index[order_id] = lvl
+                return [_new(Accepted, (order_id, SELL, LIMIT, price, qty))]
+            side = SELL
         return self._submit(order_id, side, qty, price, kind, owner, stp)
 
     def cancel(self, order_id: int) -> list[Event]:
@@ -254,7 +259,7 @@ class OrderBook:
         if lvl is None:
             return _reject(order_id, Reason.UNKNOWN_ORDER, f"order {order_id!r} is not resting in the book")
         order_id = oid
-        new_qty = _as_int(qty)
+        new_qty = qty if qty.__class__ is int else _as_int(qty)
         if new_qty is None or new_qty <= 0:
             return _reject(order_id, Reason.BAD_QUANTITY,
                            f"new leaves quantity must be a positive integer, got {qty!r}")
@@ -264,7 +269,7 @@ class OrderBook:
         if price is None:
             new_price = old_price
         else:
-            new_price = _as_int(price)
+            new_price = price if price.__class__ is int else _as_int(price)
             if new_price is None:
                 return _reject(order_id, Reason.BAD_PRICE, f"price must be an integer tick, got {price!r}")
         if new_price == old_price and new_qty <= old_qty:
@@ -366,6 +371,24 @@ class OrderBook:
         lvl = self._bids.get(price) if side == 1 else self._asks.get(-price)
         return 0 if lvl is None else lvl[0]
 
+    def level_totals(self, levels: Iterable[tuple[int, int]]) -> tuple[tuple[int, int, int], ...]:
+        """Return ``(side, price, total leaves)`` for each (side, price), 0 where nothing rests.
+
+        One call for a whole BookChange instead of ``level_qty`` per level.
+
+        Runtime complexity: O(len(levels))
+
+        >>> book = OrderBook(); _ = book.submit(1, Side.BUY, 2, price=99)
+        >>> book.level_totals([(1, 99), (2, 101)])
+        ((1, 99, 2), (2, 101, 0))
+        """
+        bids, asks = self._bids, self._asks
+        out = []
+        for side, price in levels:
+            lvl = bids.get(price) if side == 1 else asks.get(-price)
+            out.append((side, price, 0 if lvl is None else lvl[0]))
+        return tuple(out)
+
     def order(self, order_id: int) -> RestingOrder | None:
         """Return the resting order with this id, None if it is not in the book.
 
@@ -409,11 +432,15 @@ class OrderBook:
         order_id = oid
         if order_id in self._index:
             return _reject(order_id, Reason.DUPLICATE_ORDER_ID, f"order {order_id} is already in the book")
-        s = side if side.__class__ is int else _as_int(side)
+        # the members themselves pass as ints: _as_int is a Python call per argument (the Exchange
+        # hands over Side/OrderType/STP members)
+        cls = side.__class__
+        s = side if cls is int or cls is Side else _as_int(side)
         if s != 1 and s != 2:
             return _reject(order_id, Reason.BAD_SIDE, f"side must be 1 (buy) or 2 (sell), got {side!r}")
         side = BUY if s == 1 else SELL
-        k = kind if kind.__class__ is int else _as_int(kind)
+        cls = kind.__class__
+        k = kind if cls is int or cls is OrderType else _as_int(kind)
         if k is None or not 0 <= k < len(_KINDS):
             return _reject(order_id, Reason.BAD_ORDER_TYPE, f"unknown order type {kind!r}")
         kind = _KINDS[k]
@@ -434,7 +461,8 @@ class OrderBook:
                 return _reject(order_id, Reason.BAD_PRICE, f"price must be an integer tick, got {price!r}")
             price = p
             lim = -p if side is BUY else p
-        m = stp if stp.__class__ is int else _as_int(stp)
+        cls = stp.__class__
+        m = stp if cls is int or cls is STP else _as_int(stp)
         if m is None or m not in _STP_CODES:
             return _reject(order_id, Reason.BAD_STP, f"unknown self-trade prevention mode {stp!r}")
         stp = _STPS[m]

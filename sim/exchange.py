@@ -75,6 +75,18 @@ AUCTION_LEFTOVER = RejectReason("auction_market_remainder", 99,
 REPLACE_CHANGES_FIXED_FIELD = RejectReason("replace_changes_side_or_symbol", 99,
                                            "A replace may not change Side, Symbol or OrdType")
 
+# Enum members bound once: the hot paths below compare by identity and build reports positionally
+# (a module-global lookup of ExecType.NEW is two dict lookups plus an attribute fetch per use).
+_ET_NEW, _ET_TRADE, _ET_CANCELED, _ET_REPLACED = ExecType.NEW, ExecType.TRADE, ExecType.CANCELED, ExecType.REPLACED
+_OS_NEW, _OS_PARTIAL, _OS_FILLED, _OS_CANCELED = (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED, OrdStatus.FILLED,
+                                                  OrdStatus.CANCELED)
+_LIMIT, _MARKET = OrdType.LIMIT, OrdType.MARKET
+_R_STP = CancelReason.STP
+_SIDES = {1: Side.BUY, 2: Side.SELL}
+# what _check_shape accepts for a limit order, and the book kind each maps to (post_only aside)
+_LIMIT_KIND = {None: OrderType.LIMIT, TimeInForce.DAY: OrderType.LIMIT, TimeInForce.GTC: OrderType.LIMIT,
+               TimeInForce.IOC: OrderType.IOC, TimeInForce.FOK: OrderType.FOK}
+
 
 @dataclass(slots=True)
 class Order:
@@ -157,25 +169,59 @@ class Exchange:
                   post_only: bool = False) -> list[VenueEvent]:
         """Enter a new order; returns its reports (ack, trades, cancel of an unfilled rest, or reject)."""
         book_id = self._next_book_id
-        self._next_book_id += 1
+        self._next_book_id = book_id + 1
+        # positional: keyword arguments and the default_factory made this 2.2 us instead of 1.5 us
         order = Order(book_id, f"{self._prefix}O{book_id}", firm, owner, cl_ord_id, None, symbol, side, ord_type,
-                      time_in_force, qty, price, cl_ord_ids=[cl_ord_id], post_only=post_only)
-        if (owner, cl_ord_id) in self._by_cl_ord_id:
+                      time_in_force, qty, price, 0, 0, False, _OS_NEW, [cl_ord_id], 0, post_only)
+        by_cl_ord_id = self._by_cl_ord_id
+        key = (owner, cl_ord_id)
+        if key in by_cl_ord_id:
             return [self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=DUPLICATE_ORDER)]
-        if symbol not in self.instruments:
+        instrument = self.instruments.find(symbol)
+        if instrument is None:
             return [self._reject_new(order, UNKNOWN_SYMBOL)]
-        instrument = self.instruments.get(symbol)
-        problem = self._check_shape(order, instrument)
-        if problem is None:
-            problem = self.guard.check_new(self, order, instrument)
+        # The usual order (a positive int qty, a limit on the grid's ints, a known TIF) is checked
+        # inline; anything else takes _check_shape and _book_kind, which decide every case.
+        kind = None
+        if qty.__class__ is int and qty > 0 and (time_in_force is None or time_in_force.__class__ is TimeInForce) \
+                and not qty % instrument.lot_size:
+            if ord_type is _LIMIT:
+                if price.__class__ is int and price > 0:
+                    kind = _LIMIT_KIND.get(time_in_force)
+            elif ord_type is _MARKET and price is None and time_in_force is not TimeInForce.FOK:
+                kind = OrderType.MARKET
+        if kind is None:
+            problem = self._check_shape(order, instrument)
+            if problem is not None:
+                return [self._reject_new(order, problem)]
+            kind = _book_kind(ord_type, time_in_force, post_only)
+        elif post_only and kind is not OrderType.MARKET:
+            kind = OrderType.POST_ONLY
+        guard = self.guard
+        problem = guard.check_new(self, order, instrument)
         if problem is not None:
             return [self._reject_new(order, problem)]
-        kind = _book_kind(ord_type, time_in_force, post_only)
-        self._register(order)
-        book_events = self._book_of(symbol).submit(book_id, Side(side), qty, price, kind=kind, owner=firm,
-                                                   stp=self.guard.stp_mode(firm))
+        # time priority and the four indexes, inline: one call fewer per order on the hottest path
+        order.priority = self._next_priority
+        self._next_priority += 1
+        self.orders[book_id] = order
+        self._by_order_id[order.order_id] = order
+        by_cl_ord_id[key] = order
+        open_orders = self.open_orders.get(firm)
+        if open_orders is None:
+            open_orders = self.open_orders[firm] = {}
+        open_orders[book_id] = order
+        call = self.calls.get(symbol) if self.calls else None
+        if call is None:
+            book_side = _SIDES.get(side) if side.__class__ is int else None
+            book_events = self.books[symbol].submit(book_id, book_side if book_side is not None else Side(side), qty,
+                                                    price, kind, firm, guard.stp_mode(firm))
+        else:
+            book_events = call.submit(book_id, Side(side), qty, price, kind=kind, owner=firm,
+                                      stp=guard.stp_mode(firm))
         events = self._translate(order, book_events)
-        return events + self.guard.after(self, events)
+        extra = guard.after(self, events)
+        return events + extra if extra else events
 
     def cancel(self, *, firm: str, owner: str, cl_ord_id: str, orig_cl_ord_id: str,
                order_id: str | None = None) -> list[VenueEvent]:
@@ -196,7 +242,8 @@ class Exchange:
         order.cl_ord_id = cl_ord_id
         self._index_cl_ord_id(order, cl_ord_id)
         events = self._translate(order, book_events)
-        return events + self.guard.after(self, events)  # a cancel can end a limit state
+        extra = self.guard.after(self, events)  # a cancel can end a limit state
+        return events + extra if extra else events
 
     def replace(self, *, firm: str, owner: str, cl_ord_id: str, orig_cl_ord_id: str, order_id: str | None,
                 symbol: str, side: int, qty: int, price: int | None, ord_type: OrdType = OrdType.LIMIT
@@ -212,7 +259,9 @@ class Exchange:
         if symbol != order.symbol or side != order.side or ord_type != order.ord_type:
             return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2,
                                         REPLACE_CHANGES_FIXED_FIELD)]
-        instrument = self.instruments.get(order.symbol)
+        instrument = self.instruments.find(order.symbol)
+        if instrument is None:
+            instrument = self.instruments.get(order.symbol)  # raises, naming the symbol
         if type(qty) is not int or qty <= 0 or qty % instrument.lot_size:
             return [self._cancel_reject(firm, owner, order, cl_ord_id, orig_cl_ord_id, 2, BAD_QUANTITY)]
         if price is None or price <= 0:
@@ -232,7 +281,8 @@ class Exchange:
         order.price = price
         self._index_cl_ord_id(order, cl_ord_id)
         events = self._translate(order, book_events)
-        return events + self.guard.after(self, events)
+        extra = self.guard.after(self, events)
+        return events + extra if extra else events
 
     def status(self, *, firm: str, owner: str, cl_ord_id: str, order_id: str | None = None, symbol: str = "",
                side: int = 1) -> list[VenueEvent]:
@@ -405,16 +455,10 @@ class Exchange:
         return None
 
     def _book_of(self, symbol: str) -> OrderBook | CallBook:
+        if not self.calls:
+            return self.books[symbol]
         call = self.calls.get(symbol)
         return self.books[symbol] if call is None else call
-
-    def _register(self, order: Order) -> None:
-        order.priority = self._next_priority
-        self._next_priority += 1
-        self.orders[order.book_id] = order
-        self._by_order_id[order.order_id] = order
-        self._by_cl_ord_id[(order.owner, order.cl_ord_id)] = order
-        self.open_orders.setdefault(order.firm, {})[order.book_id] = order
 
     def _index_cl_ord_id(self, order: Order, cl_ord_id: str) -> None:
         self._by_cl_ord_id[(order.owner, cl_ord_id)] = order
@@ -437,12 +481,14 @@ class Exchange:
         return exec_id
 
     def _report(self, order: Order, exec_type: ExecType, ord_status: OrdStatus, *, last_qty: int = 0,
-                last_px: int = 0, reject: RejectReason | None = None) -> ExecReport:
+                last_px: int = 0, reject: RejectReason | None = None, now: int | None = None) -> ExecReport:
+        n = self._next_exec_id
+        self._next_exec_id = n + 1
         return ExecReport(
-            order.firm, order.owner, order.order_id, order.cl_ord_id, order.orig_cl_ord_id, self._exec_id(),
+            order.firm, order.owner, order.order_id, order.cl_ord_id, order.orig_cl_ord_id, f"{self._prefix}E{n}",
             exec_type, ord_status, order.symbol, order.side, order.ord_type, order.time_in_force,
-            order.order_qty, order.price, order.cum_qty, order.leaves_qty, order.notional, last_qty, last_px,
-            reject, self._now())
+            order.order_qty, order.price, order.cum_qty, 0 if order.done else order.order_qty - order.cum_qty,
+            order.notional, last_qty, last_px, reject, self._now() if now is None else now)
 
     def _reject_new(self, order: Order, reason: RejectReason) -> ExecReport:
         order.done = True
@@ -464,56 +510,131 @@ class Exchange:
         """Turn the book's events for a command on ``order`` into reports and one BookChange.
 
         In a call nothing is published: the call book is not the market (see :meth:`open_call`).
+        Every report of one command carries the same TransactTime (one read of the clock).  The
+        ack and fill reports are built inline rather than through :meth:`_report`: they are most of
+        the venue's reports, and the call and its keyword arguments cost about a third of each.
         """
+        now = self._now()
+        prefix = self._prefix
+        if len(book_events) == 1 and not self.calls:
+            # One book event (an order rests, moves or is cancelled: 80% of commands in
+            # bench_agents) needs no level dict, trade list or loop: 0.5 us of about 3.
+            ev = book_events[0]
+            cls = type(ev)
+            if cls is Replaced:
+                if not ev.priority_kept:
+                    order.priority = self._next_priority
+                    self._next_priority += 1
+                status = order.status = _OS_PARTIAL if order.cum_qty else _OS_NEW
+                side, old_price, price = int(ev.side), ev.old_price, ev.price
+                keys = ((side, old_price),) if old_price == price else ((side, old_price), (side, price))
+                exec_type = _ET_REPLACED
+                target = order
+                why = None
+            elif cls is Accepted and ev.price is not None:
+                status = _OS_NEW
+                keys = ((int(ev.side), ev.price),)
+                exec_type = _ET_NEW
+                target = order
+                why = None
+            elif cls is Cancelled and ev.price is not None:
+                target = self.orders[ev.order_id]
+                self._finish(target, _OS_CANCELED)
+                status = _OS_CANCELED
+                keys = ((int(ev.side), ev.price),)
+                exec_type = _ET_CANCELED
+                why = SELF_TRADE_CANCEL if ev.reason == _R_STP else reason
+            else:
+                keys = None
+            if keys is not None:
+                n = self._next_exec_id
+                self._next_exec_id = n + 1
+                symbol = order.symbol
+                return [ExecReport(target.firm, target.owner, target.order_id, target.cl_ord_id,
+                                   target.orig_cl_ord_id, f"{prefix}E{n}", exec_type, status, target.symbol, target.side,
+                                   target.ord_type, target.time_in_force, target.order_qty, target.price,
+                                   target.cum_qty, 0 if target.done else target.order_qty - target.cum_qty,
+                                   target.notional, 0, 0, why, now),
+                        BookChange(symbol, self.books[symbol].level_totals(keys), ())]
         out: list[VenueEvent] = []
+        append = out.append
         levels: dict[tuple[int, int], None] = {}
         trades: list[tuple[int, int]] = []
         orders = self.orders
         for ev in book_events:
             cls = type(ev)
-            if cls is Accepted:
-                out.append(self._report(order, ExecType.NEW, OrdStatus.NEW))
+            if cls is Trade:
+                price, qty = ev.price, ev.qty
+                taker, maker = orders[ev.taker_id], orders[ev.maker_id]
+                trades.append((price, qty))
+                levels[(maker.side, price)] = None
+                for filled in (taker, maker):  # _fill, inline
+                    cum = filled.cum_qty = filled.cum_qty + qty
+                    filled.notional += qty * price
+                    if cum >= filled.order_qty:
+                        self._finish(filled, _OS_FILLED)
+                        status = _OS_FILLED
+                        leaves = 0
+                    else:
+                        status = filled.status = _OS_PARTIAL
+                        leaves = 0 if filled.done else filled.order_qty - cum
+                    n = self._next_exec_id
+                    self._next_exec_id = n + 1
+                    append(ExecReport(filled.firm, filled.owner, filled.order_id, filled.cl_ord_id,
+                                      filled.orig_cl_ord_id, f"{prefix}E{n}", _ET_TRADE, status, filled.symbol,
+                                      filled.side, filled.ord_type, filled.time_in_force, filled.order_qty,
+                                      filled.price, cum, leaves, filled.notional, qty, price, None, now))
+            elif cls is Accepted:
+                n = self._next_exec_id
+                self._next_exec_id = n + 1
+                append(ExecReport(order.firm, order.owner, order.order_id, order.cl_ord_id, order.orig_cl_ord_id,
+                                  f"{prefix}E{n}", _ET_NEW, _OS_NEW, order.symbol, order.side, order.ord_type,
+                                  order.time_in_force, order.order_qty, order.price, order.cum_qty,
+                                  0 if order.done else order.order_qty - order.cum_qty, order.notional, 0, 0, None,
+                                  now))
                 if ev.price is not None:
                     levels[(int(ev.side), ev.price)] = None
-            elif cls is Trade:
-                taker, maker = orders[ev.taker_id], orders[ev.maker_id]
-                trades.append((ev.price, ev.qty))
-                levels[(maker.side, ev.price)] = None
-                out.append(self._fill(taker, ev.qty, ev.price))
-                out.append(self._fill(maker, ev.qty, ev.price))
             elif cls is Cancelled:
                 target = orders[ev.order_id]
                 if ev.price is not None:
                     levels[(int(ev.side), ev.price)] = None
-                self._finish(target, OrdStatus.CANCELED)
-                why = SELF_TRADE_CANCEL if ev.reason == CancelReason.STP else reason
-                out.append(self._report(target, ExecType.CANCELED, OrdStatus.CANCELED, reject=why))
+                self._finish(target, _OS_CANCELED)
+                n = self._next_exec_id
+                self._next_exec_id = n + 1
+                append(ExecReport(target.firm, target.owner, target.order_id, target.cl_ord_id,
+                                  target.orig_cl_ord_id, f"{prefix}E{n}", _ET_CANCELED, _OS_CANCELED, target.symbol,
+                                  target.side, target.ord_type, target.time_in_force, target.order_qty, target.price,
+                                  target.cum_qty, 0, target.notional, 0, 0,
+                                  SELF_TRADE_CANCEL if ev.reason == _R_STP else reason, now))
             elif cls is Replaced:
                 if not ev.priority_kept:
                     order.priority = self._next_priority
                     self._next_priority += 1
                 levels[(int(ev.side), ev.old_price)] = None
                 levels[(int(ev.side), ev.price)] = None
-                status = OrdStatus.PARTIALLY_FILLED if order.cum_qty else OrdStatus.NEW
+                status = _OS_PARTIAL if order.cum_qty else _OS_NEW
                 order.status = status
-                out.append(self._report(order, ExecType.REPLACED, status))
+                n = self._next_exec_id
+                self._next_exec_id = n + 1
+                append(ExecReport(order.firm, order.owner, order.order_id, order.cl_ord_id, order.orig_cl_ord_id,
+                                  f"{prefix}E{n}", _ET_REPLACED, status, order.symbol, order.side, order.ord_type,
+                                  order.time_in_force, order.order_qty, order.price, order.cum_qty,
+                                  0 if order.done else order.order_qty - order.cum_qty, order.notional, 0, 0, None,
+                                  now))
             elif cls is Reduced:
                 target = orders[ev.order_id]
                 target.order_qty -= ev.qty
                 if ev.price is not None:
                     levels[(int(ev.side), ev.price)] = None
-                out.append(self._report(target, ExecType.RESTATED, target.status, reject=SELF_TRADE_DECREMENT))
+                append(self._report(target, ExecType.RESTATED, target.status, reject=SELF_TRADE_DECREMENT, now=now))
             elif cls is Rejected:
                 if order.book_id not in self.open_orders.get(order.firm, {}):
                     continue
                 reason = WOULD_CROSS if ev.reason == "would_cross" else RejectReason(str(ev.reason), 99, ev.text)
                 self._finish(order, OrdStatus.REJECTED)
-                out.append(self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=reason))
+                append(self._report(order, ExecType.REJECTED, OrdStatus.REJECTED, reject=reason, now=now))
         if (levels or trades) and order.symbol not in self.calls:
-            book = self.books[order.symbol]
-            out.append(BookChange(order.symbol,
-                                  tuple((side, price, book.level_qty(side, price)) for side, price in levels),
-                                  tuple(trades)))
+            append(BookChange(order.symbol, self.books[order.symbol].level_totals(levels), tuple(trades)))
         return out
 
     def _fill(self, order: Order, qty: int, price: int) -> ExecReport:

@@ -207,6 +207,10 @@ class InstrumentTable:
             known = ", ".join(self._by_symbol) or "none"
             raise InstrumentError(f"unknown symbol {symbol!r} (listed: {known})") from None
 
+    def find(self, symbol: str) -> Instrument | None:
+        """The instrument for a symbol, or None if it is not listed (the order path's look-up)."""
+        return self._by_symbol.get(symbol)
+
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._by_symbol
 

@@ -83,7 +83,7 @@ class Arbitrageur(Agent):
         """
         if self._timer is not None:
             return
-        fair = self.market.walk.value[self.symbol]
+        fair = self._values[self.symbol]
         if fair != self._fair:
             self._fair = fair
             thr = max(self.cfg.threshold_ticks, bps_ticks(fair, self.cfg.threshold_bps, 0))

@@ -74,7 +74,7 @@ class LiquidityProvider(Agent):
 
     def _refresh(self) -> None:
         """Recompute and (re)send both quotes, or pull them; schedule the next refresh."""
-        self._wake_at(self.market.clock.now_ns() + int((0.5 + self._uniform()) * self._period_ns), self._refresh)
+        self._timer = self._call_at(self._now() + int((0.5 + self._uniform()) * self._period_ns), self._refresh)
         st = self.state
         if st.halted:
             return
@@ -93,7 +93,7 @@ class LiquidityProvider(Agent):
             self.bid = self.ask = None
             return
         excess = stress - 1.0 if stress > 1.0 else 0.0
-        fundamental = self.market.walk.value[self.symbol]
+        fundamental = self._values[self.symbol]
         last = st.last_trade
         w = cfg.market_weight
         fair = fundamental if last is None or w == 0.0 else int(w * last + (1.0 - w) * fundamental + 0.5)
@@ -114,7 +114,7 @@ class LiquidityProvider(Agent):
                 self.send_cancel(order)
             return None
         if live:
-            if order.price == price and order.leaves_qty == qty:
+            if order.price == price and order.order_qty - order.cum_qty == qty:  # leaves_qty (not done)
                 return order
             self.send_replace(order, qty, price)
             return None if order.done else order

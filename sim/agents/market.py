@@ -84,6 +84,7 @@ class Market:
         self.config = config
         self.exchange = exchange
         self.clock = clock
+        self._now = clock.now_ns
         self.emit = emit
         self.rng = rng if rng is not None else np.random.default_rng(config.seed)
         symbols = list(config.symbols) or list(exchange.instruments.symbols)
@@ -223,7 +224,7 @@ class Market:
         """Count, log and route one agent command's events, then emit what others must see."""
         self.commands += 1
         agent.sent[command] += 1
-        entry = (self.clock.now_ns(), agent.owner, command, side, qty, price)
+        entry = (self._now(), agent.owner, command, side, qty, price)
         chunk = self._chunk
         chunk.append(entry)
         if len(chunk) >= 4096:
@@ -231,8 +232,12 @@ class Market:
         if self.log is not None:
             self.log.append(entry)
         out = self._route(events)
-        if out:
-            self._emit(out)
+        if out and self.emit is not None:  # _emit, inline: once per command
+            self._emitting = True
+            try:
+                self.emit(out)
+            finally:
+                self._emitting = False
 
     def _flush_digest(self) -> None:
         # one repr + update per 4096 commands: ~10x cheaper than hashing each command's own string
@@ -271,8 +276,9 @@ class Market:
                         for price, _qty in ev.trades:
                             trades.append(price)
                         st.last_trade = trades[-1]
-                    if st.arb is not None:
-                        st.arb.poke_levels(ev.levels)
+                    arb = st.arb
+                    if arb is not None and arb._timer is None:  # poke_levels returns at once otherwise
+                        arb.poke_levels(ev.levels)
             elif cls is CancelReject:
                 if ev.owner in by_owner and not forward_all:
                     continue

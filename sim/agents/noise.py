@@ -64,15 +64,19 @@ class NoiseTrader(Agent):
     def _next(self) -> None:
         if self._i >= _BATCH:
             self._refill()
-        self._wake_at(self.market.clock.now_ns() + self._draws[self._i][0], self._act)
+        self._timer = self._call_at(self._now() + self._draws[self._i][0], self._act)
 
     def _act(self) -> None:
         """One arrival: cancel, marketable or passive, then schedule the next."""
-        draw = self._draws[self._i]
-        self._i += 1
-        self._next()
-        st = self.state
-        if st.halted:
+        i = self._i
+        draw = self._draws[i]
+        self._i = i = i + 1
+        # _next, inline (one arrival per timer: the call is a measurable share of an arrival)
+        if i >= _BATCH:
+            self._refill()
+            i = 0
+        self._timer = self._call_at(self._now() + self._draws[i][0], self._act)
+        if self.state.halted:
             return
         _gap, u, u_market, side, offset, lots = draw
         cfg = self.cfg
@@ -82,7 +86,8 @@ class NoiseTrader(Agent):
         if u < cfg.cancel_share and resting:
             self.send_cancel(resting.popleft())
             return
-        fair = self.market.walk.value[self.symbol]
+        st = self.state
+        fair = self._values[self.symbol]
         qty = lots * st.lot
         buy = side == 1
         if cfg.cancel_share <= u < cfg.cancel_share + cfg.marketable_share:
