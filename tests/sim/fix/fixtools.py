@@ -100,3 +100,19 @@ def fields_of(message: FixMessage) -> dict[int, bytes]:
     for tag, value in message.fields:
         out.setdefault(tag, value)
     return out
+
+
+class AcceptAll:
+    """A session application that accepts every logon and ignores application messages."""
+
+    def on_logon_request(self, session, logon) -> None:
+        pass
+
+    def on_logon(self, session) -> None:
+        pass
+
+    def on_logout(self, session) -> None:
+        pass
+
+    def from_app(self, session, message) -> None:
+        pass

@@ -20,6 +20,7 @@ from sim.fix.session import Session, SessionConfig
 from sim.fix.store import SessionID
 from sim.fix.transport import memory_pipe
 from sim.fix.validation import Violation, validate
+from tests.sim.fix.fixtools import AcceptAll
 
 T = b"20240102-10:11:12.123"
 
@@ -191,20 +192,8 @@ def test_parsing_with_a_cached_head_still_checks_each_fraction():
 # -- transport timer -------------------------------------------------------------------------------
 
 
-class _Sink:
+class _Sink(AcceptAll):
     """Initiator application that accepts everything (a rejecting one would bounce rejects forever)."""
-
-    def on_logon_request(self, session, logon) -> None:
-        pass
-
-    def on_logon(self, session) -> None:
-        pass
-
-    def on_logout(self, session) -> None:
-        pass
-
-    def from_app(self, session, message) -> None:
-        pass
 
 
 def test_the_pending_timer_is_kept_while_messages_push_the_deadline_later():
