@@ -19,9 +19,11 @@ tasks, queues, ``asyncio.wait_for``, ``asyncio.timeout``) unchanged, in virtual 
   and the line it waits on.
 * **Real file descriptors** (chosen policy): the virtual loop is for in-memory transports. Real
   fds (including asyncio's own self-pipe) are polled *without blocking* before every jump; they
-  never hold virtual time back and do not count against deadlock. Only executor jobs
-  (``run_in_executor``, ``asyncio.to_thread``, ``getaddrinfo``, executor shutdown) make the loop
-  block for real: it waits for them with time frozen, i.e. thread work takes zero virtual time.
+  never hold virtual time back and do not count against deadlock (while the self-pipe is the only
+  fd and no signal handler or executor job exists there is nothing to poll for, and the poll is
+  skipped). Only executor jobs (``run_in_executor``, ``asyncio.to_thread``, ``getaddrinfo``,
+  executor shutdown) make the loop block for real: it waits for them with time frozen, i.e. thread
+  work takes zero virtual time.
   Other threads must not drive a virtual loop with ``call_soon_threadsafe``.
 * **Deterministic shutdown**: leftover tasks are cancelled in creation order, not in the hash
   order of ``asyncio.all_tasks()``'s set, so cleanup that writes the journal is reproducible.
@@ -77,7 +79,7 @@ import math
 import selectors
 import weakref
 from collections.abc import Callable, Coroutine
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Any, TypeVar
 
 from sim.clock import DEFAULT_START_NS, NS_PER_S, RealClock, Timer, VirtualClock, format_utc
@@ -132,20 +134,40 @@ class _VirtualSelector(_WrappedSelector):
     def __init__(self, real: selectors.BaseSelector):
         super().__init__(real)
         self._loop: VirtualEventLoop | None = None
+        self._fds = 0  # file objects registered (the loop's own self-pipe is one)
+
+    def register(self, fileobj, events, data=None):
+        key = self._real.register(fileobj, events, data)
+        self._fds += 1
+        return key
+
+    def unregister(self, fileobj):
+        key = self._real.unregister(fileobj)
+        self._fds -= 1
+        return key
 
     def select(self, timeout: float | None = None):
         loop = self._loop
         assert loop is not None
-        events = self._real.select(0)
+        # With only the self-pipe registered and no signal handler or executor job, no fd can bring
+        # the loop anything (call_soon_threadsafe queues its callback itself), so the poll (a
+        # syscall and a selectors call per iteration, ~2% of a trading-day run sampled) is skipped.
+        if self._fds > 1 or loop._executor_jobs or loop._signal_handlers:
+            events = self._real.select(0)
+        else:
+            events = []
         # timers already due run now even while other callbacks keep the loop busy, as in stdlib
-        # asyncio; waiting for an idle loop would starve a call_later(0) behind a sleep(0) spinner
-        released = loop._release_due_timers()
+        # asyncio; waiting for an idle loop would starve a call_later(0) behind a sleep(0) spinner.
+        # The head test is the release loop's own condition, inlined: in most iterations nothing is
+        # due (45,000 of 51,000 iterations per 5 simulated minutes of the trading-day bench jump).
+        clock = loop._clock
+        heap = clock._heap
+        released = loop._release_due_timers() if heap and heap[0][0] <= clock._now else 0
         if events or released or (timeout is not None and timeout <= 0):
             return events
         if loop._executor_jobs:
             # a thread is working: wait for it with time frozen, so its work costs 0 virtual ns
             return self._real.select(None)
-        clock = loop.clock
         nxt = clock.next_timer_ns()
         until = loop._until_ns
         if until is not None and (nxt is None or nxt > until):
@@ -163,6 +185,8 @@ class _VirtualSelector(_WrappedSelector):
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
     """An asyncio loop whose time is a ``VirtualClock`` and which never waits: it jumps."""
+
+    _signal_handlers: dict = {}  # the Unix loop sets its own in __init__; the selector reads it
 
     def __new__(cls, clock: VirtualClock | None = None):
         # refuse before any loop object exists: a half-built loop would complain in __del__
@@ -243,7 +267,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             del handle._source_traceback[-1]
         # _scheduled=True makes TimerHandle.cancel() report back via _timer_handle_cancelled
         handle._scheduled = True
-        clock._push(ns, handle)
+        heappush(clock._heap, (ns, next(clock._seq), handle))  # clock._push, inlined: once per FIX message
         return handle
 
     def _timer_handle_cancelled(self, handle) -> None:
@@ -259,7 +283,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         released = 0
         while heap and heap[0][0] <= now:
             item = heappop(heap)[2]
-            if item.cancelled():
+            if item._cancelled:  # Timer and TimerHandle both keep it; cancelled() is a call per timer
                 clock._cancelled = max(0, clock._cancelled - 1)
                 continue
             if isinstance(item, Timer):
@@ -270,6 +294,28 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 ready.append(item)
             released += 1
         return released
+
+    def _run_once(self) -> None:
+        """One iteration as asyncio's: poll, release due timers (or jump), run what is ready.
+
+        asyncio's own iteration also services its ``_scheduled`` heap and reads ``time()``;
+        timers live in the clock's heap here, so that work is always empty.  With the selector's
+        changes, 79M fewer instructions per simulated minute of the trading-day bench (cachegrind).
+        """
+        if self._scheduled or self._debug:
+            super()._run_once()  # not reached by this loop's own timers; asyncio's path if it is
+            return
+        ready = self._ready
+        event_list = self._selector.select(0 if ready or self._stopping else None)
+        if event_list:
+            self._process_events(event_list)
+        event_list = None  # as asyncio does: breaks cycles when an exception occurs
+        popleft = ready.popleft
+        for _ in range(len(ready)):
+            handle = popleft()
+            if not handle._cancelled:
+                handle._run()
+        handle = None
 
     # -- TASKS, EXECUTORS, DEADLOCK --
 

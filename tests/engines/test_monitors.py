@@ -450,3 +450,38 @@ def test_only_checks_named_soft_take_an_override_and_never_the_trading_state():
 
     hard, halted = _world(body, RiskLimits(max_order_qty=10, price_collar_ticks=10, soft_checks=["price_collar"]))
     assert hard.reject_code == "max_order_qty" and halted.reject_code == "trading_halted"
+
+
+def _order(cl_ord_id: str, strategy: str, symbol: str) -> OrderHandle:
+    return OrderHandle(cl_ord_id, strategy, symbol, 1, 5, 10_000, "limit", "day")
+
+
+def test_strategies_and_symbols_whose_first_order_comes_after_many_ticks_are_still_watched():
+    monitors, engine, fired = _monitors()
+    halted: set[str] = set()
+    engine.risk = SimpleNamespace(state=lambda scope=None: "halted" if scope in halted else "active",
+                                  limits=SimpleNamespace(max_position=100), why=lambda scope=None: None)
+    positions = {"PRB": 0, "XYZ": 90}
+    engine.position = lambda symbol: positions[symbol]
+    engine.orders["c1"] = _order("c1", "MM1", "PRB")
+    for t in range(3):
+        monitors.tick(t * S)
+    assert fired == []
+    halted.add("MM2")
+    engine.orders["c2"] = engine.orders["c3"] = _order("c2", "MM2", "XYZ")  # a later order, and its cancel
+    monitors.tick(3 * S)
+    assert sorted(a.name for a in fired) == ["PositionNearLimit", "TradingHalted"]
+    halt = next(a for a in fired if a.name == "TradingHalted")
+    assert halt.labels["strategy"] == "MM2" and halt.labels["symbol"] == "XYZ"  # its one symbol groups it
+
+
+def test_an_engine_whose_orders_were_replaced_by_fewer_is_read_again_from_the_start():
+    monitors, engine, fired = _monitors()
+    engine.risk = SimpleNamespace(state=lambda scope=None: "halted" if scope == "B" else "active",
+                                  limits=SimpleNamespace(max_position=None), why=lambda scope=None: None)
+    engine.orders.update({"c1": _order("c1", "A", "PRB"), "c2": _order("c2", "A", "PRB")})
+    monitors.tick(0)
+    engine.orders = {"d1": _order("d1", "B", "XYZ")}  # not the engine's own contract, but read correctly
+    monitors.tick(S)
+    [alert] = fired
+    assert alert.labels["strategy"] == "B" and alert.labels["symbol"] == "XYZ"

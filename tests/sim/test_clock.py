@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
 import socket
 import threading
 import time
@@ -578,6 +580,22 @@ def test_real_socket_data_already_waiting_is_delivered_before_time_jumps():
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_signal_handler_runs_before_time_jumps():
+    # the loop skips polling fds while only its self-pipe is open, but not once a signal handler is set
+    async def main():
+        loop = asyncio.get_running_loop()
+        got = loop.create_future()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: got.done() or got.set_result("signal"))
+        try:
+            loop.call_later(60, lambda: got.done() or got.set_result("timer"))
+            os.kill(os.getpid(), signal.SIGUSR1)
+            return await got, current_clock().elapsed_ns()
+        finally:
+            loop.remove_signal_handler(signal.SIGUSR1)
+
+    assert run_virtual(main()) == ("signal", 0)
 
 
 def test_current_clock_outside_a_clocked_loop_raises():

@@ -181,6 +181,21 @@ def test_every_subscriber_book_rebuilt_from_w_and_x_equals_the_venue_book_after_
 
 
 @settings(SETTINGS, max_examples=60)
+@given(commands=flow)
+def test_the_top_the_publisher_shows_is_the_best_bid_and_ask_of_the_book_after_every_command(commands):
+    # shown_top is kept as levels change (not rescanned): removing the best level must find the next
+    market = Market()
+    market.subscribe("A")
+    for command in commands:
+        market.run(command)
+        book = market.book()
+        bids = [p for (side, p), q in book.items() if side == 1 and q]
+        asks = [p for (side, p), q in book.items() if side == 2 and q]
+        top = (max(bids) if bids else None, min(asks) if asks else None)
+        assert market.venue.publisher.shown_top(SYMBOL) == top, command
+
+
+@settings(SETTINGS, max_examples=60)
 @given(before=flow, during=flow, after=flow, fault=st.sampled_from(["freeze", "gap"]),
        late=st.sampled_from(FIRMS))
 def test_a_faulty_feed_goes_stale_and_lifting_the_fault_resyncs_every_subscriber(before, during, after, fault,

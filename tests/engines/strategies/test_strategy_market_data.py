@@ -53,6 +53,28 @@ def test_own_quantity_can_be_left_out_of_the_best_price():
     assert not view.crossed and BookView("X", bids={5: 1}, asks={5: 1}).crossed
 
 
+def test_a_price_seen_before_a_tick_size_change_is_converted_again_on_the_new_grid():
+    client, _ = _client()
+    client.books["PRB"] = BookView("PRB")
+    level = ((279, "0"), (269, "0"), (55, "PRB"), (270, "100.25"), (271, 2))
+    client.on_message(_msg((35, "X"), (262, "md1"), (268, 1), *level))
+    assert client.book("PRB").bids == {10_025: 2}
+    client.instruments.replace(Instrument.create("PRB", "0.25", "100.00"))  # conversions cached per definition
+    client.books["PRB"] = BookView("PRB")
+    client.on_message(_msg((35, "X"), (262, "md1"), (268, 1), *level))
+    assert client.book("PRB").bids == {401: 2}
+
+
+def test_a_tag_repeated_inside_an_entry_counts_by_its_last_occurrence():
+    client, _ = _client()
+    client.books["PRB"] = BookView("PRB")
+    client.on_message(_msg((35, "X"), (262, "md1"), (268, 2),
+                           (279, "0"), (269, "1"), (55, "PRB"), (270, "99.00"), (269, "0"), (270, "99.50"),
+                           (271, 3),
+                           (279, "0"), (269, "0"), (55, "PRB"), (270, "99.40"), (271, "004")))
+    assert client.book("PRB").bids == {9_950: 3, 9_940: 4} and client.book("PRB").asks == {}
+
+
 def test_an_unparseable_entry_is_counted_not_applied():
     client, _ = _client()
     client.books["PRB"] = BookView("PRB")
