@@ -251,14 +251,14 @@ def assemble(quick: bool, runs: list[tuple[str, str, float]], refreshed: set[str
         name = path.stem
         text = path.read_text(encoding="utf-8")
         title = _first_heading(text, name)
-        for target, measured, met in targets_of(name, text) or [("(no target found in the results file)", "", "?")]:
+        for target, measured, met in targets_of(name, text) or [("(none: a reference measurement)", "see section", "-")]:
             summary.append(f"| [{name}](#{_anchor(title)}) | {target} | {measured} | {met} |")
         note = "" if not runs or name in refreshed else \
             "\n\n*(not refreshed by this run: figures from the results file's own date)*"
         body = _demote(text.strip())
         sections += [body + note, "", f"Source: `bench/results/{path.name}`.", ""]
     met = sum(1 for row in summary[4:] if row.endswith("| met |"))
-    total = len(summary) - 4
+    total = sum(1 for row in summary[4:] if not row.endswith("| - |"))
     lines += summary + ["", f"{met} of {total} targets met.", ""] + sections
     return "\n".join(lines).rstrip() + "\n"
 
