@@ -86,7 +86,8 @@ def _run(minutes: int, with_firm: bool, profile: bool = False):
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu0
     events = len(record.world.venue.exchange.orders)  # orders entered at the venue (agents + firm)
-    agent_commands = getattr(record.world.venue.exchange, "_next_exec_id", 0)
+    market = record.world.venue.market
+    agent_commands = market.commands if market is not None else 0  # new, cancel and replace
     return record, wall, cpu, events, agent_commands, profiler
 
 
@@ -100,8 +101,9 @@ def main() -> None:
     simulated = minutes * 60
 
     print(f"trading day benchmark: {minutes} simulated minutes, reference run first", flush=True)
-    _, ref_wall, ref_cpu, ref_orders, _, _ = _run(minutes, with_firm=False)
-    record, wall, cpu, orders, exec_ids, profiler = _run(minutes, with_firm=True, profile=False)
+    _, ref_wall, ref_cpu, ref_orders, ref_agent_cmds, _ = _run(minutes, with_firm=False)
+    record, wall, cpu, orders, agent_cmds, profiler = _run(minutes, with_firm=True, profile=False)
+    exec_ids = record.world.venue.exchange._next_exec_id
     _, prof_wall, _, _, _, profiler = _run(max(1, minutes // 6), with_firm=True, profile=True)
 
     speedup = simulated / wall
@@ -121,13 +123,18 @@ def main() -> None:
         "- session: background agents (noise, LPs, momentum, arbitrage), one market maker over in-memory FIX,"
         " monitors, alert router, journal",
         "",
-        "| run | simulated | wall | CPU | x real time | orders entered at the venue | orders/s (wall) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| run | simulated | wall | CPU | x real time | agent events | orders entered at the venue "
+        "| orders/s (wall) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         f"| background market only (reference) | {simulated:,} s | {ref_wall:.1f} s | {ref_cpu:.1f} s | "
-        f"{simulated / ref_wall:,.0f}x | {ref_orders:,} | {ref_orders / ref_wall:,.0f} |",
+        f"{simulated / ref_wall:,.0f}x | {ref_agent_cmds:,} | {ref_orders:,} | {ref_orders / ref_wall:,.0f} |",
         f"| + market maker, monitors, alerting | {simulated:,} s | {wall:.1f} s | {cpu:.1f} s | {speedup:,.0f}x | "
-        f"{orders:,} | {orders_per_s:,.0f} |",
+        f"{agent_cmds:,} | {orders:,} | {orders_per_s:,.0f} |",
         "",
+        f"Agent events are the background agents' commands (new, cancel, replace): {agent_cmds:,} in "
+        f"{minutes} simulated minutes is about {agent_cmds * DAY_S / simulated:,.0f} in a 6.5 h day "
+        "(the target assumes about 1M), so the extrapolation below is for the day the target describes "
+        "give or take that ratio.",
         f"Firm-side machinery costs {wall / ref_wall:.2f}x the background market alone (same process, same seed).",
         f"Execution reports generated: {exec_ids:,}.",
         "",
@@ -139,10 +146,10 @@ def main() -> None:
         f"{'took' if args.full else 'would take about'} {day_estimate:,.0f} s{'' if args.full else ' (extrapolated)'} "
         f"| {'met' if day_estimate <= 10 else '**not met**'} |",
         "",
-        "What would close the gap: the venue's Exchange core builds several report objects per command and",
-        "the agents re-quote every level change (see bench/results/agents.md: ~40 us per agent event, 60% in",
-        "the Exchange); batching agent commands, cheaper report objects (tuples instead of frozen dataclasses)",
-        "and a compiled book/agents core would each help.  On the firm side, every book change reaches the",
+        "What would close the gap: in CPython one agent event with its order and reports costs ~25 us (see",
+        "bench/results/agents.md: about 1,500 bytecodes, half of them in the Exchange and the book), and 2,000x",
+        "leaves ~10 us per event for everything; batching agent commands and a compiled book/Exchange/agents",
+        "core (as the FIX codec now has, sim/fix/_ccodec.c) are the levers.  On the firm side, every book change reaches the",
         "market maker as one MarketDataIncrementalRefresh over its FIX session (about three of every four FIX",
         "messages of the run): the FIX session and codec (encode, message store, decode, validation) are about",
         "40% of this run's CPU (sampled), the strategy-side book and the publisher about 7%.",

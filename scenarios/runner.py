@@ -388,6 +388,7 @@ def _start_agents(world: World, scenario: Scenario, clock, rng) -> Any:
         market.watch(events)
 
     gateway.dispatch = dispatch  # type: ignore[method-assign]
+    world.venue.market = market  # as start_agents does: the venue's status and counters see it
     market.start()
     return market
 
