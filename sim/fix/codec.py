@@ -66,6 +66,7 @@ ExecutionReport ~490k msgs/s (~220k pure Python).
 from __future__ import annotations
 
 import os
+import sys
 import zlib
 from collections.abc import Iterable
 
@@ -437,7 +438,8 @@ class FrameReader:
                  max_frame_bytes: int | None = None) -> None:
         if max_frame_bytes is not None:  # alias: a frame bigger than this is garbage
             max_body_length = max_frame_bytes
-        self.max_body_length = max_body_length
+        # Beyond sys.maxsize no buffer can hold the body anyway; the C framing step takes a C size.
+        self.max_body_length = min(max_body_length, sys.maxsize)
         self.max_buffer = max_buffer if max_buffer is not None else max_body_length + 4096
         # An immutable bytes buffer + read offset: slicing out a frame is one copy, and feed()
         # drops the consumed prefix (amortised: socket reads are large, leftovers small).

@@ -164,3 +164,9 @@ def test_framing_agrees_with_python_on_any_stream_and_chunking(pieces, cuts, max
     ours = _frames_of(FrameReader(max_body_length=max_body), chunks)
     reference = _frames_of(_PythonReader(max_body_length=max_body), chunks)
     assert ours == reference
+
+
+def test_a_reader_limit_beyond_a_c_size_still_frames():
+    reader = FrameReader(max_body_length=10**30)
+    reader.feed(b"junk" + _GOOD)
+    assert reader.next_frame() == _GOOD and reader.skipped_bytes == 4
