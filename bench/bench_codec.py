@@ -99,14 +99,6 @@ def main() -> None:
         for _ in range(N):
             quickfix.Message(nos_text, False)
 
-    def sf_parse():
-        p = simplefix.FixParser()
-        p.append_buffer(stream)
-        count = 0
-        while p.get_message() is not None:
-            count += 1
-        assert count == N
-
     def ours_decode_only():
         for _ in range(N):
             decode(nos)
