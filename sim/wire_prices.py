@@ -1,10 +1,12 @@
-"""FIX price text <-> integer ticks for the venue gateway, cached per instrument.
+"""FIX price text <-> integer ticks, cached per instrument definition.
 
 Every order's Price(44) is parsed into ticks, and every ExecutionReport renders Price(44),
 LastPx(31) and AvgPx(6) from ticks.  :class:`~sim.instruments.Instrument` does this exactly with
 :class:`decimal.Decimal` (parse, divide by the tick, check the grid; multiply, format), which cost
 the gateway ~5 us per order and ~3 us per report on the dev box.  A venue sees the same few
-hundred prices over and over, so the results are kept per instrument:
+hundred prices over and over, so the results are kept per instrument.  The gateway (orders and
+reports), the market-data publisher (rendering its feed) and the strategies' book view (reading
+it) each keep one :class:`WirePrices`:
 
 * ``to_ticks``: the ticks of each price text seen (successes only: a bad price takes the exact
   path again and raises the same error);
